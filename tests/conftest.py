@@ -21,7 +21,7 @@ def _engine_available() -> str | None:
     choice = os.environ.get("DEPLOYER_EMULATOR_ENGINE")
     if choice == "none":
         return None
-    for name in ([choice] if choice else ["podman", "docker"]):
+    for name in [choice] if choice else ["podman", "docker"]:
         binary = shutil.which(name)
         if binary and subprocess.run([binary, "info"], capture_output=True, check=False).returncode == 0:
             return name
@@ -36,11 +36,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     no_gcloud = pytest.mark.skip(reason="gcloud is not installed: cross-client checks need it")
     live = pytest.mark.skip(reason="live Google Cloud tests are opt-in: pass --run-gcp with real credentials")
     for item in items:
-        if "containers" in item.keywords and ENGINE is None:
+        # get_closest_marker, not keywords: keywords also hold directory names (tests/gcp is not a live test).
+        if item.get_closest_marker("containers") and ENGINE is None:
             item.add_marker(no_engine)
-        if "gcloud" in item.keywords and shutil.which("gcloud") is None:
+        if item.get_closest_marker("gcloud") and shutil.which("gcloud") is None:
             item.add_marker(no_gcloud)
-        if "gcp" in item.keywords and not config.getoption("--run-gcp"):
+        if item.get_closest_marker("gcp") and not config.getoption("--run-gcp"):
             item.add_marker(live)
 
 

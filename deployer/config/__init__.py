@@ -1,0 +1,26 @@
+"""The configuration file (deployer.toml or [tool.deployer] in pyproject.toml) and how settings are resolved."""
+
+from __future__ import annotations
+
+from deployer.config.load import Resolved, ResolvedConfig, Source, load_config
+from deployer.config.model import (
+    CONFIG_FILE_NAME,
+    DEFAULT_REPOSITORY,
+    BuildConfig,
+    FileConfig,
+    ServiceConfig,
+    config_schema,
+)
+
+__all__ = [
+    "CONFIG_FILE_NAME",
+    "DEFAULT_REPOSITORY",
+    "BuildConfig",
+    "FileConfig",
+    "Resolved",
+    "ResolvedConfig",
+    "ServiceConfig",
+    "Source",
+    "config_schema",
+    "load_config",
+]

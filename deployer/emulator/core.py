@@ -106,7 +106,9 @@ class Router:
                 if route_method == method:
                     return handler, {k: unquote(v) for k, v in m.groupdict().items()}
         if path_known:
-            raise ApiError("INVALID_ARGUMENT", f"Method {method} is not allowed on {unquote(raw_path)}", http_status=405)
+            raise ApiError(
+                "INVALID_ARGUMENT", f"Method {method} is not allowed on {unquote(raw_path)}", http_status=405
+            )
         raise not_found(f"The requested URL {unquote(raw_path)} was not found on this server.")
 
 
@@ -120,6 +122,11 @@ class Fault:
     delay_s: float = 0.0
     drop: bool = False
     times: int = 1  # how many matching requests it affects; -1 = all
+    # Optional Google error to answer with, e.g. reason "SERVICE_DISABLED" and its ErrorInfo metadata.
+    error_status: str | None = None
+    message: str = "injected fault"
+    reason: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method == method) and re.search(self.path_regex, path) is not None
@@ -252,15 +259,18 @@ class Emulator:
                 self.state.table("operations")[name].update(done=True, **outcome)
                 self.state.save()
 
+        # The answer is the operation as stored now: quick work could otherwise finish before the copy is taken.
+        answer = json.loads(json.dumps(operation))
         self.spawn(run, f"operation {name}")
-        return dict(operation)
+        return answer  # type: ignore[no-any-return]
 
     def get_operation(self, name: str) -> dict[str, Any]:
         with self.state.lock:
             operation = self.state.table("operations").get(name)
             if operation is None:
                 raise not_found(f"Operation {name} not found.")
-            return json.loads(json.dumps(operation))
+            copied: dict[str, Any] = json.loads(json.dumps(operation))
+            return copied
 
     def wait_operation(self, name: str, timeout_s: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s

@@ -87,7 +87,9 @@ def error_info(reason: str, domain: str = "googleapis.com", **metadata: str) -> 
 def invalid_argument(message: str, *, field: str | None = None, description: str | None = None) -> ApiError:
     details = []
     if field is not None:
-        details.append({"@type": BAD_REQUEST, "fieldViolations": [{"field": field, "description": description or message}]})
+        details.append(
+            {"@type": BAD_REQUEST, "fieldViolations": [{"field": field, "description": description or message}]}
+        )
     return ApiError("INVALID_ARGUMENT", message, details=details)
 
 

@@ -18,9 +18,17 @@ from urllib.parse import urlsplit
 
 from deployer.emulator.core import Emulator, Fault, Request, Response, caller_from_headers, parse_query
 from deployer.emulator.engine import Engine, detect_engine
-from deployer.emulator.errors import ApiError
+from deployer.emulator.errors import ApiError, error_info
 
-_FAULT_STATUS = {429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
+_FAULT_STATUS = {
+    400: "INVALID_ARGUMENT",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
 
 
 def build_emulator(*, state_dir: Path | None, engine: Engine | None, world: str = "open") -> Emulator:
@@ -48,6 +56,12 @@ def _register_admin(emulator: Emulator) -> None:
         engine = emulator.engine
         return {"ok": True, "engine": engine.name if engine else None, "world": emulator.world}
 
+    @router.route("GET", "/_emulator/state")
+    def state(req: Request) -> dict[str, Any]:
+        """Every resource the emulator holds, by table: what the console would show."""
+        with emulator.state.lock:
+            return json.loads(json.dumps(emulator.state.tables))  # type: ignore[no-any-return]
+
     @router.route("GET", "/_emulator/requests")
     def requests_log(req: Request) -> dict[str, Any]:
         return {"requests": emulator.requests_since(int(req.param("since", "0") or 0))}
@@ -63,6 +77,10 @@ def _register_admin(emulator: Emulator) -> None:
                 delay_s=float(doc.get("delay_s", 0)),
                 drop=bool(doc.get("drop", False)),
                 times=int(doc.get("times", 1)),
+                error_status=doc.get("error_status"),
+                message=str(doc.get("message", "injected fault")),
+                reason=doc.get("reason"),
+                metadata=dict(doc.get("metadata", {})),
             )
         )
         return {}
@@ -77,7 +95,9 @@ def _register_admin(emulator: Emulator) -> None:
         doc = req.json()
         unknown = set(doc) - set(emulator.settings)
         if unknown:
-            raise ApiError("INVALID_ARGUMENT", f"unknown settings {sorted(unknown)}; known: {sorted(emulator.settings)}")
+            raise ApiError(
+                "INVALID_ARGUMENT", f"unknown settings {sorted(unknown)}; known: {sorted(emulator.settings)}"
+            )
         emulator.settings.update(doc)
         return dict(emulator.settings)
 
@@ -86,7 +106,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the client libraries' sessions expect
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         if self.server.verbose:
             super().log_message(format, *args)
 
@@ -109,9 +129,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return
             if fault.status:
-                status = _FAULT_STATUS.get(fault.status, "UNAVAILABLE")
-                response = Response.json(ApiError(status, "injected fault", http_status=fault.status).to_json(), fault.status)
-                return self._send(req, response, record=True)
+                status = fault.error_status or _FAULT_STATUS.get(fault.status, "UNAVAILABLE")
+                details = [error_info(fault.reason, **fault.metadata)] if fault.reason else None
+                error = ApiError(status, fault.message, details=details, http_status=fault.status)
+                return self._send(req, Response.json(error.to_json(), fault.status), record=True)
         try:
             handler, params = emulator.router.match(req.method, req.raw_path)
             result = handler(req, **params)
@@ -125,7 +146,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(req, response, record=not admin)
 
     def _read_chunked(self) -> bytes:
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             size = int(self.rfile.readline().strip() or b"0", 16)
             if size == 0:

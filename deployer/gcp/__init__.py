@@ -1,0 +1,43 @@
+"""Thin adapters over the Google APIs: the only package that imports google.cloud.*, always lazily.
+
+Each adapter returns deployer's own small dataclasses and raises DeployerError with a fix.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from deployer.gcp.artifactregistry import ArtifactRegistryAdapter
+from deployer.gcp.clients import Clients, Target
+from deployer.gcp.cloudbuild import CloudBuildAdapter
+from deployer.gcp.run import CloudRunAdapter
+from deployer.gcp.storage import StorageAdapter
+
+
+class GoogleCloud:
+    """Every adapter a service may need, sharing one set of credentials and endpoint options."""
+
+    def __init__(self, target: Target | None = None) -> None:
+        self.target = target or Target.from_environment()
+        self.clients = Clients(self.target)
+        self._storage: dict[str, StorageAdapter] = {}
+
+    def storage(self, project: str) -> StorageAdapter:
+        if project not in self._storage:
+            self._storage[project] = StorageAdapter(self.clients, project)
+        return self._storage[project]
+
+    @cached_property
+    def cloud_build(self) -> CloudBuildAdapter:
+        return CloudBuildAdapter(self.clients)
+
+    @cached_property
+    def artifact_registry(self) -> ArtifactRegistryAdapter:
+        return ArtifactRegistryAdapter(self.clients)
+
+    @cached_property
+    def run(self) -> CloudRunAdapter:
+        return CloudRunAdapter(self.clients)
+
+
+__all__ = ["GoogleCloud", "Target"]

@@ -1,0 +1,5 @@
+"""``python -m deployer``: the same as the ``deployer`` command."""
+
+from deployer.cli.app import main
+
+main()

@@ -1,0 +1,56 @@
+"""The ``deployer`` command line: typer commands that parse flags, call a service and render the result.
+
+Command modules import nothing heavy at import time (no pydantic, no google libraries), so ``--help`` is quick.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from deployer import __version__
+from deployer.cli.build_cmd import build
+from deployer.cli.config_cmd import config_app
+from deployer.cli.demo_cmd import demo
+from deployer.cli.deploy_cmd import deploy
+from deployer.cli.emulator_cmd import emulator_app
+
+EPILOG = (
+    "Exit codes: 0 done; 1 failed (Google refused, a build or revision failed); 2 bad input (nothing was sent); "
+    "130 interrupted (run again to finish). Docs: README.md."
+)
+
+app = typer.Typer(
+    name="deployer",
+    help="Take a project with a Dockerfile to a running workload on Google Cloud.",
+    epilog=EPILOG,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    # Plain click help: rich formatting would double the start-up time of `--help`.
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"deployer {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """Take a project with a Dockerfile to a running workload on Google Cloud."""
+
+
+app.command(epilog=EPILOG)(build)
+app.command(epilog=EPILOG)(deploy)
+app.command(epilog=EPILOG)(demo)
+app.add_typer(config_app, name="config")
+app.add_typer(emulator_app, name="emulator")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,45 @@
+"""``deployer config show``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from deployer.cli import common
+
+config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True, rich_markup_mode=None)
+
+
+@config_app.command("show")
+@common.handle_errors
+def show(
+    project: str = common.ProjectOption,
+    region: str = common.RegionOption,
+    repository: str = common.RepositoryOption,
+    directory: Path = common.DirectoryOption,
+    config_file: Path = common.ConfigOption,
+    as_json: bool = common.JsonOption,
+    verbose: bool = common.VerboseOption,
+) -> None:
+    """Print the resolved configuration and where each value came from (flag, env, file, gcloud, default)."""
+    from deployer.cli.output import emit_json, out
+
+    config = common.load(directory, config_file, project=project, region=region, repository=repository)
+    described = config.describe()
+    if as_json:
+        emit_json(described)
+        return
+    out(f"config file: {described['config_file'] or '(none found)'}")
+    for key in ("project", "region", "repository"):
+        item = described[key]
+        value = item["value"] if item["value"] is not None else "(not set)"
+        detail = f" ({item['detail']})" if item.get("detail") else ""
+        out(f"{key:<11} {value!s:<28} from {item['source']}{detail}")
+    out("[build]")
+    for key, value in described["build"].items():
+        out(f"  {key:<24} {value}")
+    for name, service in described["services"].items():
+        out(f"[services.{name}]")
+        for key, value in service.items():
+            out(f"  {key:<24} {value}")

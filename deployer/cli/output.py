@@ -1,0 +1,105 @@
+"""How the CLI talks: results on stdout, progress and errors on stderr, one JSON document with ``--json``.
+
+A spinner on a terminal, plain lines otherwise (CI logs stay readable). rich is imported only when a terminal
+needs it, so commands stay quick to start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+from deployer.errors import DeployerError, ExitCode
+
+
+def _interactive() -> bool:
+    return sys.stderr.isatty() and not os.environ.get("CI") and os.environ.get("TERM") != "dumb"
+
+
+class ConsoleReporter:
+    """The CLI's Reporter: progress to stderr, a spinner on a terminal, plain lines otherwise."""
+
+    def __init__(self, *, verbose: bool = False) -> None:
+        self.verbose = verbose
+        self.started = time.monotonic()
+        self._console: Any = None
+        if _interactive():
+            from rich.console import Console
+
+            self._console = Console(stderr=True, highlight=False)
+
+    def _line(self, text: str, style: str | None = None) -> None:
+        if self._console is not None:
+            self._console.print(text, style=style, markup=False)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+    def info(self, message: str) -> None:
+        self._line(message)
+
+    def warn(self, message: str) -> None:
+        self._line(f"warning: {message}", "yellow")
+
+    def log_line(self, line: str) -> None:
+        self._line(f"  | {line}", "dim")
+
+    def activity(self, message: str) -> AbstractContextManager[None]:
+        return self._activity(message)
+
+    @contextmanager
+    def _activity(self, message: str) -> Iterator[None]:
+        began = time.monotonic()
+        if self._console is not None:
+            with self._console.status(message):
+                yield
+        else:
+            self._line(f"{message} ...")
+            yield
+        self._line(f"{message}: done ({time.monotonic() - began:.1f}s)")
+
+    def finished(self, what: str = "Done") -> None:
+        self._line(f"{what} in {time.monotonic() - self.started:.1f}s")
+
+
+def emit_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, sort_keys=False) + "\n")
+    sys.stdout.flush()
+
+
+def out(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def render_plan(steps: list[dict[str, Any]], *, with_requests: bool) -> None:
+    """A plan on stdout: each step, no-op or not, and (for a dry run) the request it would send."""
+    for step in steps:
+        marker = "=" if step["action"] == "noop" else "+" if step["action"] == "create" else "~"
+        out(f"{marker} {step['action']:<7} {step['resource']}")
+        out(f"          {step['summary']}")
+        if with_requests and "request" in step:
+            request = step["request"]
+            out(f"          {request['method']} {request['url']}")
+            body = json.dumps(request.get("body"), indent=2)
+            for line in body.splitlines():
+                out(f"            {line}")
+    changes = sum(1 for s in steps if s["action"] != "noop")
+    out(f"{changes} change(s), {len(steps) - changes} unchanged")
+
+
+def report_error(error: DeployerError, *, as_json: bool) -> int:
+    if as_json:
+        emit_json({"error": {"message": error.message, "hint": error.hint, "exit_code": int(error.exit_code)}})
+    print(f"error: {error.message}", file=sys.stderr)
+    if error.hint:
+        print(f"  fix: {error.hint}", file=sys.stderr)
+    return int(error.exit_code)
+
+
+def report_interrupt() -> int:
+    print("interrupted: nothing half-done is left behind; run the same command again to finish", file=sys.stderr)
+    return int(ExitCode.INTERRUPTED)

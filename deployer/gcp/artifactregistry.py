@@ -1,0 +1,65 @@
+"""Artifact Registry: the Docker repository, and whether an image tag already exists."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from deployer.gcp.clients import Clients
+from deployer.gcp.errors import google_call
+
+
+@dataclass(frozen=True)
+class Repository:
+    name: str
+    format: str
+    registry_uri: str
+
+
+class ArtifactRegistryAdapter:
+    def __init__(self, clients: Clients) -> None:
+        self._clients = clients
+
+    def get_repository(self, project: str, location: str, repository: str) -> Repository | None:
+        from google.api_core import exceptions as gexc
+        from google.cloud import artifactregistry_v1
+
+        name = f"projects/{project}/locations/{location}/repositories/{repository}"
+        with google_call(f"looking up Artifact Registry repository {repository}", project=project):
+            try:
+                repo = self._clients.artifact_registry.get_repository(name=name)
+            except gexc.NotFound:
+                return None
+        return Repository(repo.name, artifactregistry_v1.Repository.Format(repo.format_).name, repo.registry_uri)
+
+    def create_repository(self, project: str, location: str, repository: str, body: dict[str, Any]) -> Repository:
+        from google.cloud import artifactregistry_v1
+
+        repo = artifactregistry_v1.Repository.from_json(json.dumps(body), ignore_unknown_fields=False)
+        with google_call(f"creating Artifact Registry repository {repository}", project=project):
+            operation = self._clients.artifact_registry.create_repository(
+                parent=f"projects/{project}/locations/{location}", repository_id=repository, repository=repo
+            )
+            created = operation.result(timeout=300)
+        return Repository(
+            created.name, artifactregistry_v1.Repository.Format(created.format_).name, created.registry_uri
+        )
+
+    def tag_digest(self, project: str, location: str, repository: str, package: str, tag: str) -> str | None:
+        """The ``sha256:…`` digest the tag points at, or None when the tag does not exist."""
+        from google.api_core import exceptions as gexc
+
+        # Package names with "/" are escaped as %2F in the resource name.
+        name = (
+            f"projects/{project}/locations/{location}/repositories/{repository}"
+            f"/packages/{quote(package, safe='')}/tags/{tag}"
+        )
+        with google_call(f"looking up image tag {package}:{tag}", project=project):
+            try:
+                found = self._clients.artifact_registry.get_tag(name=name)
+            except gexc.NotFound:
+                return None
+        version: str = found.version
+        return version.rsplit("/", 1)[-1] if version else None

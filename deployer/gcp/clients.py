@@ -1,0 +1,119 @@
+"""Credentials and endpoints for the Google client libraries: real Google Cloud, or the local emulator.
+
+``DEPLOYER_EMULATOR_URL=http://127.0.0.1:PORT`` points every client at the emulator. There the caller is carried in
+an ``emulator:<member>`` bearer token (``DEPLOYER_EMULATOR_CALLER``, default ``user:developer@example.com``); against
+Google, Application Default Credentials (in GitHub Actions: Workload Identity Federation, never a key).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from deployer import __version__
+from deployer.errors import DeployerError
+
+CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+DEFAULT_EMULATOR_CALLER = "user:developer@example.com"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where requests go: ``emulator_url`` None means Google."""
+
+    emulator_url: str | None
+    caller: str = DEFAULT_EMULATOR_CALLER
+
+    @classmethod
+    def from_environment(cls, environ: dict[str, str] | None = None) -> Target:
+        env = os.environ if environ is None else environ
+        url = env.get("DEPLOYER_EMULATOR_URL", "").strip().rstrip("/") or None
+        return cls(emulator_url=url, caller=env.get("DEPLOYER_EMULATOR_CALLER", DEFAULT_EMULATOR_CALLER))
+
+    @property
+    def is_emulator(self) -> bool:
+        return self.emulator_url is not None
+
+    def console_url(self, path: str, project: str) -> str:
+        """A Cloud Console link, or its stand-in on the emulator."""
+        if self.emulator_url:
+            return f"{self.emulator_url}/_emulator/state"
+        return f"https://console.cloud.google.com/{path}?project={project}"
+
+
+class Clients:
+    """Builds each Google client once, lazily, with the same credentials and endpoint options."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+
+    @cached_property
+    def credentials(self) -> Any:
+        if self.target.emulator_url:
+            from google.oauth2.credentials import Credentials
+
+            # A static token is never refreshed; the emulator reads the caller from it.
+            return Credentials(token=f"emulator:{self.target.caller}")  # type: ignore[no-untyped-call]
+        import google.auth
+        from google.auth.exceptions import DefaultCredentialsError
+
+        try:
+            credentials, _ = google.auth.default(scopes=[CLOUD_PLATFORM_SCOPE])
+        except DefaultCredentialsError as exc:
+            raise DeployerError(
+                "no Google credentials found (Application Default Credentials are not set up)",
+                "run `gcloud auth application-default login`; in GitHub Actions use google-github-actions/auth "
+                "with Workload Identity Federation (see `deployer bootstrap --github`)",
+            ) from exc
+        return credentials
+
+    def _options(self) -> dict[str, Any]:
+        from google.api_core.gapic_v1.client_info import ClientInfo
+
+        kwargs: dict[str, Any] = {
+            "credentials": self.credentials,
+            "transport": "rest",
+            "client_info": ClientInfo(user_agent=f"deployer/{__version__}"),  # type: ignore[no-untyped-call]
+        }
+        if self.target.emulator_url:
+            # The scheme is kept: without one the client would use https.
+            kwargs["client_options"] = {"api_endpoint": self.target.emulator_url}
+        return kwargs
+
+    @cached_property
+    def cloud_build(self) -> Any:
+        from google.cloud.devtools import cloudbuild_v1
+
+        return cloudbuild_v1.CloudBuildClient(**self._options())
+
+    @cached_property
+    def artifact_registry(self) -> Any:
+        from google.cloud import artifactregistry_v1
+
+        return artifactregistry_v1.ArtifactRegistryClient(**self._options())
+
+    @cached_property
+    def run_services(self) -> Any:
+        from google.cloud import run_v2
+
+        return run_v2.ServicesClient(**self._options())
+
+    @cached_property
+    def run_revisions(self) -> Any:
+        from google.cloud import run_v2
+
+        return run_v2.RevisionsClient(**self._options())
+
+    def storage(self, project: str) -> Any:
+        from google.api_core.client_info import ClientInfo
+        from google.cloud import storage  # type: ignore[attr-defined]
+
+        options = {"api_endpoint": self.target.emulator_url} if self.target.emulator_url else None
+        return storage.Client(
+            project=project,
+            credentials=self.credentials,
+            client_options=options,
+            client_info=ClientInfo(user_agent=f"deployer/{__version__}"),  # type: ignore[no-untyped-call]
+        )

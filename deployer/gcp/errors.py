@@ -1,0 +1,158 @@
+"""The catalogue that turns Google's errors into what happened, why, and the fix.
+
+Reasons come from the ``google.rpc.ErrorInfo`` detail Google attaches (api_core exposes ``reason``, ``domain`` and
+``metadata``); https://cloud.google.com/apis/design/errors#error_info lists the common ones.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from deployer.errors import DeployerError
+
+# Permission -> a predefined role that grants it (https://cloud.google.com/iam/docs/roles-permissions). The roles
+# are the narrowest predefined ones that hold the permission and the others a deploy needs alongside it.
+ROLE_FOR_PERMISSION: dict[str, str] = {
+    "cloudbuild.builds.create": "roles/cloudbuild.builds.editor",
+    "cloudbuild.builds.get": "roles/cloudbuild.builds.viewer",
+    "cloudbuild.builds.list": "roles/cloudbuild.builds.viewer",
+    "cloudbuild.builds.update": "roles/cloudbuild.builds.editor",
+    "storage.buckets.create": "roles/storage.admin",
+    "storage.buckets.get": "roles/storage.admin",
+    "storage.objects.create": "roles/storage.objectCreator",
+    "storage.objects.get": "roles/storage.objectViewer",
+    "storage.objects.list": "roles/storage.objectViewer",
+    "artifactregistry.repositories.create": "roles/artifactregistry.admin",
+    "artifactregistry.repositories.get": "roles/artifactregistry.reader",
+    "artifactregistry.repositories.uploadArtifacts": "roles/artifactregistry.writer",
+    "artifactregistry.repositories.downloadArtifacts": "roles/artifactregistry.reader",
+    "artifactregistry.tags.get": "roles/artifactregistry.reader",
+    "artifactregistry.dockerimages.get": "roles/artifactregistry.reader",
+    "run.services.create": "roles/run.developer",
+    "run.services.update": "roles/run.developer",
+    "run.services.get": "roles/run.viewer",
+    "run.services.delete": "roles/run.developer",
+    "run.services.getIamPolicy": "roles/run.viewer",
+    "run.services.setIamPolicy": "roles/run.admin",
+    "run.operations.get": "roles/run.viewer",
+    "iam.serviceAccounts.actAs": "roles/iam.serviceAccountUser",
+    "serviceusage.services.enable": "roles/serviceusage.serviceUsageAdmin",
+    "serviceusage.services.use": "roles/serviceusage.serviceUsageConsumer",
+}
+
+_PERMISSION_IN_MESSAGE = re.compile(r"[Pp]ermission '?([a-z]+\.[a-zA-Z]+\.[a-zA-Z]+)'?")
+
+
+def _project_of(metadata: dict[str, str], fallback: str | None) -> str | None:
+    consumer = metadata.get("consumer", "")
+    return consumer.removeprefix("projects/") if consumer.startswith("projects/") else fallback
+
+
+def translate(exc: Exception, *, action: str, project: str | None = None) -> DeployerError:
+    """A DeployerError for a failed Google call: ``action`` says what we were doing, in words."""
+    from google.api_core import exceptions as gexc
+
+    if isinstance(exc, DeployerError):
+        return exc
+    if not isinstance(exc, gexc.GoogleAPICallError):
+        return _transport_error(exc, action=action)
+
+    reason = getattr(exc, "reason", None) or ""
+    metadata: dict[str, str] = dict(getattr(exc, "metadata", None) or {})
+    message = (exc.message or str(exc)).strip()
+    where = f" in project {project}" if project else ""
+
+    if reason in ("SERVICE_DISABLED", "ACCESS_NOT_CONFIGURED"):
+        service = metadata.get("service") or metadata.get("serviceName") or "the API"
+        target = _project_of(metadata, project) or "PROJECT"
+        return DeployerError(
+            f"{action} failed: {service} is not enabled{where}",
+            f"gcloud services enable {service} --project {target}   (a newly enabled API can take a few minutes)",
+        )
+    if reason == "BILLING_DISABLED" or ("billing" in message.lower() and "disabled" in message.lower()):
+        target = _project_of(metadata, project) or "PROJECT"
+        return DeployerError(
+            f"{action} failed: billing is not enabled{where}",
+            f"link a billing account: gcloud billing projects link {target} --billing-account ACCOUNT_ID",
+        )
+    if isinstance(exc, gexc.PermissionDenied | gexc.Forbidden):
+        permission = metadata.get("permission")
+        if permission is None:
+            found = _PERMISSION_IN_MESSAGE.search(message)
+            permission = found.group(1) if found else None
+        if permission:
+            role = ROLE_FOR_PERMISSION.get(permission, "a role that includes it")
+            return DeployerError(
+                f"{action} failed: the caller lacks the permission {permission}{where}",
+                f"grant {role}: gcloud projects add-iam-policy-binding {project or 'PROJECT'} "
+                f"--member user:YOU@EXAMPLE.COM --role {role}",
+            )
+        return DeployerError(f"{action} failed: permission denied{where}: {message}", "check the caller's IAM roles")
+    if isinstance(exc, gexc.Unauthenticated | gexc.Unauthorized):
+        return DeployerError(
+            f"{action} failed: the credentials were refused ({message})",
+            "run `gcloud auth application-default login` again, or check the CI identity",
+        )
+    if isinstance(exc, gexc.TooManyRequests | gexc.ResourceExhausted):
+        return DeployerError(
+            f"{action} failed: a quota or rate limit was exceeded{where}: {message}",
+            f"wait and retry, or request more quota: https://console.cloud.google.com/iam-admin/quotas"
+            f"?project={project or ''}",
+        )
+    if isinstance(exc, gexc.BadRequest | gexc.InvalidArgument):
+        return DeployerError(f"{action} failed: Google rejected the request: {message}", None)
+    if isinstance(exc, gexc.NotFound):
+        return DeployerError(f"{action} failed: not found: {message}", None)
+    if isinstance(exc, gexc.ServiceUnavailable | gexc.InternalServerError | gexc.GatewayTimeout):
+        return DeployerError(f"{action} failed: Google answered {exc.code}: {message}", "retry in a minute")
+    return DeployerError(f"{action} failed: {message}", None)
+
+
+def _transport_error(exc: Exception, *, action: str) -> DeployerError:
+    import os
+
+    emulator = os.environ.get("DEPLOYER_EMULATOR_URL")
+    if emulator:
+        return DeployerError(
+            f"{action} failed: cannot reach the emulator at {emulator} ({type(exc).__name__})",
+            "start one with `deployer emulator start`, or unset DEPLOYER_EMULATOR_URL to use Google Cloud",
+        )
+    return DeployerError(f"{action} failed: {type(exc).__name__}: {exc}", "check the network connection and retry")
+
+
+@contextmanager
+def google_call(action: str, *, project: str | None = None) -> Iterator[None]:
+    """Run Google calls; any failure becomes a DeployerError naming ``action``."""
+    try:
+        yield
+    except DeployerError:
+        raise
+    except Exception as exc:
+        from google.api_core import exceptions as gexc
+        from google.auth import exceptions as auth_exc
+        from requests import exceptions as req_exc
+
+        known: tuple[type[BaseException], ...] = (
+            gexc.GoogleAPIError,
+            auth_exc.GoogleAuthError,
+            req_exc.RequestException,
+            ConnectionError,
+        )
+        if isinstance(exc, known):
+            raise translate(exc, action=action, project=project) from exc
+        raise
+
+
+def is_not_found(exc: BaseException) -> bool:
+    from google.api_core import exceptions as gexc
+
+    return isinstance(exc, gexc.NotFound)
+
+
+def describe_operation_error(error: Any) -> str:
+    """The message of an Operation's ``error`` (a google.rpc.Status or an api_core exception)."""
+    message = getattr(error, "message", None)
+    return str(message or error)

@@ -1,0 +1,122 @@
+"""Cloud Run Admin API v2: services (as REST JSON documents) and their IAM policy."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from deployer.gcp.clients import Clients
+from deployer.gcp.errors import google_call
+
+
+@dataclass(frozen=True)
+class RunService:
+    doc: dict[str, Any]  # the service as REST JSON (camelCase), as Google returns it
+
+    @property
+    def name(self) -> str:
+        return str(self.doc.get("name", ""))
+
+    @property
+    def uri(self) -> str:
+        return str(self.doc.get("uri", ""))
+
+    @property
+    def latest_ready_revision(self) -> str:
+        return str(self.doc.get("latestReadyRevision", "")).rsplit("/", 1)[-1]
+
+    @property
+    def latest_created_revision(self) -> str:
+        return str(self.doc.get("latestCreatedRevision", "")).rsplit("/", 1)[-1]
+
+    @property
+    def terminal_condition(self) -> dict[str, Any]:
+        return dict(self.doc.get("terminalCondition") or {})
+
+
+class RevisionFailure(Exception):
+    """A revision that did not become ready: the service as it is now, and Google's explanation."""
+
+    def __init__(self, service: RunService | None, message: str) -> None:
+        super().__init__(message)
+        self.service = service
+        self.message = message
+
+
+def _to_doc(message: Any) -> dict[str, Any]:
+    from google.protobuf import json_format
+
+    return dict(json_format.MessageToDict(type(message).pb(message)))
+
+
+def _polling(timeout_s: float) -> Any:
+    from google.api_core.future import polling
+
+    # Poll soon and often at first: a revision is usually ready in seconds, and a deploy is waited on by a person.
+    return polling.DEFAULT_POLLING.with_delay(initial=0.5, maximum=5.0, multiplier=1.5).with_timeout(timeout_s)
+
+
+class CloudRunAdapter:
+    def __init__(self, clients: Clients) -> None:
+        self._clients = clients
+
+    def get_service(self, name: str) -> RunService | None:
+        from google.api_core import exceptions as gexc
+
+        project = name.split("/")[1]
+        with google_call(f"looking up Cloud Run service {name.rsplit('/', 1)[-1]}", project=project):
+            try:
+                return RunService(_to_doc(self._clients.run_services.get_service(name=name)))
+            except gexc.NotFound:
+                return None
+
+    def create_service(self, parent: str, service_id: str, body: dict[str, Any], *, timeout_s: float) -> RunService:
+        from google.cloud import run_v2
+
+        service = run_v2.Service.from_json(json.dumps(body), ignore_unknown_fields=False)
+        project = parent.split("/")[1]
+        with google_call(f"creating Cloud Run service {service_id}", project=project):
+            operation = self._clients.run_services.create_service(parent=parent, service=service, service_id=service_id)
+        return self._wait(operation, f"{parent}/services/{service_id}", timeout_s)
+
+    def update_service(self, body: dict[str, Any], *, timeout_s: float) -> RunService:
+        from google.cloud import run_v2
+
+        # Documents read from the API may carry fields newer than this client knows: keep what it can.
+        service = run_v2.Service.from_json(json.dumps(body), ignore_unknown_fields=True)
+        project = body["name"].split("/")[1]
+        with google_call(f"updating Cloud Run service {body['name'].rsplit('/', 1)[-1]}", project=project):
+            operation = self._clients.run_services.update_service(service=service)
+        return self._wait(operation, body["name"], timeout_s)
+
+    def _wait(self, operation: Any, name: str, timeout_s: float) -> RunService:
+        from google.api_core import exceptions as gexc
+
+        project = name.split("/")[1]
+        try:
+            with google_call("waiting for the Cloud Run revision", project=project):
+                result = operation.result(timeout=timeout_s, polling=_polling(timeout_s))
+        except Exception as exc:
+            cause = exc.__cause__ if isinstance(exc.__cause__, gexc.GoogleAPICallError) else None
+            if cause is None or isinstance(cause, gexc.PermissionDenied | gexc.Unauthenticated):
+                raise
+            # The operation failed: Google's message explains the revision; the service shows where traffic is.
+            raise RevisionFailure(self.get_service(name), cause.message or str(cause)) from exc
+        return RunService(_to_doc(result))
+
+    def get_iam_policy(self, resource: str) -> dict[str, Any]:
+        from google.protobuf import json_format
+
+        with google_call("reading the service's IAM policy", project=resource.split("/")[1]):
+            policy = self._clients.run_services.get_iam_policy(request={"resource": resource})
+        return dict(json_format.MessageToDict(policy))
+
+    def set_iam_policy(self, resource: str, policy: dict[str, Any]) -> dict[str, Any]:
+        from google.iam.v1 import policy_pb2
+        from google.protobuf import json_format
+
+        message = json_format.ParseDict(policy, policy_pb2.Policy())
+        with google_call("setting the service's IAM policy", project=resource.split("/")[1]):
+            updated = self._clients.run_services.set_iam_policy(request={"resource": resource, "policy": message})
+        return dict(json_format.MessageToDict(updated))

@@ -1,0 +1,393 @@
+"""``deployer build``: the build context to Cloud Build, the image to Artifact Registry, ``image@digest`` out.
+
+The plan: choose and check the files, pack a reproducible archive, and name the image tag by the content hash.
+When the repository already has that tag, the build is skipped. Otherwise: the source bucket, the upload (named by
+the archive's hash, so an identical archive is never uploaded twice), the repository, and the build, whose log is
+streamed by ranged reads while the Builds API gives the verdict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from deployer.config import ResolvedConfig, ServiceConfig
+from deployer.errors import BadInput, DeployerError
+from deployer.gcp import GoogleCloud
+from deployer.gcp.bodies import BuildSpec, build_body, image_name, repository_body, source_bucket_name
+from deployer.gcp.cloudbuild import BuildState
+from deployer.plan import Action, Plan, Step
+from deployer.reporter import Reporter
+from deployer.services.context import (
+    ArchiveInfo,
+    ContextSummary,
+    check_context,
+    human_size,
+    select_context,
+    write_archive,
+)
+
+BUCKET_LOCATION = "US"  # where gcloud creates <project>_cloudbuild too
+LOG_POLL_INTERVAL_S = 1.0  # gcloud tails the log object once a second
+
+
+@dataclass(frozen=True)
+class BuildInputs:
+    """Everything a build needs, resolved from config and flags."""
+
+    name: str  # the service (and image) name
+    project: str
+    region: str
+    repository: str
+    context_dir: Path
+    dockerfile: Path
+    timeout_s: int = 1200
+    machine_type: str = ""
+    max_context_bytes: int = 500 * 1000 * 1000
+    allow_large_context: bool = False
+    allowed_credential_files: tuple[str, ...] = ()
+
+
+def inputs_from_config(
+    config: ResolvedConfig,
+    name: str,
+    service: ServiceConfig,
+    max_context_mb: int | None = None,
+    allow_large_context: bool = False,
+    allowed_credential_files: tuple[str, ...] = (),
+) -> BuildInputs:
+    """Build inputs from the resolved config, with the command's overrides."""
+    return BuildInputs(
+        name=name,
+        project=config.require_project(),
+        region=config.require_region(),
+        repository=config.repository.value,
+        context_dir=config.project_dir / service.context,
+        dockerfile=config.project_dir / service.dockerfile,
+        timeout_s=config.build.timeout,
+        machine_type=config.build.machine_type,
+        max_context_bytes=(max_context_mb or config.build.max_context_mb) * 1000 * 1000,
+        allow_large_context=allow_large_context,
+        allowed_credential_files=(*config.build.allow_credential_files, *allowed_credential_files),
+    )
+
+
+@dataclass
+class BuildResult:
+    """What the build produced. ``digest`` is None only in a dry run that would build."""
+
+    name: str
+    image: str  # LOCATION-docker.pkg.dev/PROJECT/REPO/NAME
+    tag: str  # the content tag
+    digest: str | None
+    reused: bool  # True when an image for this content already existed and no build ran
+    build_id: str | None = None
+    log_url: str | None = None
+    status_detail: str = ""
+    context: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def reference(self) -> str:
+        """``image@sha256:…`` when the digest is known, else ``image:tag``."""
+        return f"{self.image}@{self.digest}" if self.digest else f"{self.image}:{self.tag}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "image": self.image,
+            "tag": self.tag,
+            "digest": self.digest,
+            "reference": self.reference,
+            "reused": self.reused,
+            "build_id": self.build_id,
+            "log_url": self.log_url,
+            "status_detail": self.status_detail,
+            "context": self.context,
+        }
+
+
+@dataclass
+class PreparedSource:
+    summary: ContextSummary
+    archive_path: Path
+    archive: ArchiveInfo
+    dockerfile: str  # relative to the context, posix
+    content_tag: str
+    git_tag: str | None
+
+    def cleanup(self) -> None:
+        self.archive_path.unlink(missing_ok=True)
+
+
+def prepare_source(inputs: BuildInputs, reporter: Reporter) -> PreparedSource:
+    """Choose the files, refuse what must not be uploaded, and pack them. Local only: nothing is sent."""
+    context_dir = inputs.context_dir.resolve()
+    dockerfile = inputs.dockerfile.resolve()
+    if not context_dir.is_dir():
+        raise BadInput(f"build context {inputs.context_dir} is not a directory", "set context = in deployer.toml")
+    if not dockerfile.is_file():
+        raise BadInput(
+            f"no Dockerfile at {inputs.dockerfile}",
+            "create one (`deployer init` writes a template) or set dockerfile = in deployer.toml",
+        )
+    try:
+        dockerfile_rel = dockerfile.relative_to(context_dir).as_posix()
+    except ValueError:
+        raise BadInput(
+            f"the Dockerfile {inputs.dockerfile} is outside the build context {inputs.context_dir}",
+            "move it into the context, or widen context = in deployer.toml",
+        ) from None
+
+    summary = select_context(context_dir, dockerfile)
+    largest = ", ".join(f"{name} {human_size(size)}" for name, size in summary.largest_dirs[:3])
+    ignore = summary.ignore_file or "no ignore file"
+    reporter.info(
+        f"Context {context_dir}: {len(summary.files)} files, {human_size(summary.total_bytes)} "
+        f"(ignore rules: {ignore}; largest: {largest or '-'})"
+    )
+    check_context(
+        summary,
+        context_dir=context_dir,
+        max_bytes=inputs.max_context_bytes,
+        allow_large=inputs.allow_large_context,
+        allowed_credentials=inputs.allowed_credential_files,
+    )
+    fd, archive_name = tempfile.mkstemp(prefix="deployer-context-", suffix=".tgz")
+    with os.fdopen(fd, "wb") as handle:
+        archive = write_archive(context_dir, summary, handle)
+    # The tag names the content and how it is built: the same files and Dockerfile give the same image tag.
+    key = hashlib.sha256(f"{archive.sha256}\n{dockerfile_rel}\n".encode()).hexdigest()
+    return PreparedSource(
+        summary=summary,
+        archive_path=Path(archive_name),
+        archive=archive,
+        dockerfile=dockerfile_rel,
+        content_tag=f"src-{key[:24]}",
+        git_tag=_clean_git_commit_tag(context_dir),
+    )
+
+
+def _clean_git_commit_tag(directory: Path) -> str | None:
+    """``git-<sha>`` when the directory is in a git work tree with nothing uncommitted, else None."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(directory), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+        )
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "-C", str(directory), "status", "--porcelain", "--", "."],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if dirty.returncode != 0 or dirty.stdout.strip():
+        return None
+    return f"git-{head.stdout.strip()[:12]}"
+
+
+class BuildPlanner:
+    """Computes the build plan (reads only), then applies it."""
+
+    def __init__(self, cloud: GoogleCloud, reporter: Reporter) -> None:
+        self._cloud = cloud
+        self._reporter = reporter
+
+    def plan(self, inputs: BuildInputs, source: PreparedSource, plan: Plan) -> BuildResult:
+        """Add the build's steps to ``plan``; the result's digest is filled in when the steps are applied."""
+        image = image_name(inputs.project, inputs.region, inputs.repository, inputs.name)
+        result = BuildResult(
+            name=inputs.name,
+            image=image,
+            tag=source.content_tag,
+            digest=None,
+            reused=False,
+            context={
+                "files": len(source.summary.files),
+                "bytes": source.summary.total_bytes,
+                "archive_bytes": source.archive.size,
+                "archive_sha256": source.archive.sha256,
+                "ignore_file": source.summary.ignore_file,
+            },
+        )
+        registry = self._cloud.artifact_registry
+        repository = registry.get_repository(inputs.project, inputs.region, inputs.repository)
+        if repository is not None:
+            digest = registry.tag_digest(inputs.project, inputs.region, inputs.repository, inputs.name, result.tag)
+            if digest is not None:
+                result.digest, result.reused = digest, True
+                plan.add(Step(Action.NOOP, f"{image}:{result.tag}", "image for this source already built: no build"))
+                return result
+
+        storage = self._cloud.storage(inputs.project)
+        bucket = source_bucket_name(inputs.project)
+        object_name = f"source/{source.archive.sha256}.tgz"
+        bucket_exists = storage.bucket_exists(bucket)
+        if bucket_exists:
+            plan.add(Step(Action.NOOP, f"gs://{bucket}", "source bucket exists"))
+        else:
+            plan.add(
+                Step(
+                    Action.CREATE,
+                    f"gs://{bucket}",
+                    "create Cloud Build's source bucket",
+                    {"method": "POST", "url": "/storage/v1/b", "body": {"name": bucket, "location": BUCKET_LOCATION}},
+                    apply=lambda: storage.create_bucket(bucket, BUCKET_LOCATION),
+                )
+            )
+        uploaded = storage.stat(bucket, object_name) if bucket_exists else None
+        generation: list[int] = [uploaded.generation] if uploaded else []
+        if uploaded is not None:
+            plan.add(Step(Action.NOOP, f"gs://{bucket}/{object_name}", "identical archive already uploaded"))
+        else:
+
+            def upload() -> None:
+                with self._reporter.activity(f"Uploading {human_size(source.archive.size)}"):
+                    stored = storage.upload(bucket, object_name, source.archive_path)
+                generation.append(stored.generation)
+
+            plan.add(
+                Step(
+                    Action.UPLOAD,
+                    f"gs://{bucket}/{object_name}",
+                    f"upload the context ({source.archive.file_count} files, {human_size(source.archive.size)})",
+                    {"method": "POST", "url": f"/upload/storage/v1/b/{bucket}/o", "body": {"name": object_name}},
+                    apply=upload,
+                )
+            )
+        if repository is not None:
+            plan.add(Step(Action.NOOP, repository.name, "Artifact Registry repository exists"))
+        else:
+            body = repository_body()
+            parent = f"projects/{inputs.project}/locations/{inputs.region}"
+            plan.add(
+                Step(
+                    Action.CREATE,
+                    f"{parent}/repositories/{inputs.repository}",
+                    "create the Docker repository in Artifact Registry",
+                    {
+                        "method": "POST",
+                        "url": f"/v1/{parent}/repositories?repositoryId={inputs.repository}",
+                        "body": body,
+                    },
+                    apply=lambda: self._create_repository(inputs, body),
+                )
+            )
+        tags = (source.content_tag, *([source.git_tag] if source.git_tag else []))
+
+        def spec(generation_number: int) -> BuildSpec:
+            return BuildSpec(
+                bucket=bucket,
+                object=object_name,
+                generation=generation_number,
+                dockerfile=source.dockerfile,
+                image=image,
+                tags=tags,
+                timeout_s=inputs.timeout_s,
+                machine_type=inputs.machine_type,
+                service=inputs.name,
+            )
+
+        parent = f"projects/{inputs.project}/locations/{inputs.region}"
+        plan.add(
+            Step(
+                Action.BUILD,
+                f"{image}:{result.tag}",
+                f"build {source.dockerfile} on Cloud Build and push {image}",
+                {
+                    "method": "POST",
+                    "url": f"/v1/{parent}/builds",
+                    "body": build_body(spec(generation[0] if generation else 0)),
+                },
+                apply=lambda: self._run_build(inputs, build_body(spec(generation[-1])), result),
+            )
+        )
+        return result
+
+    def _create_repository(self, inputs: BuildInputs, body: dict[str, Any]) -> None:
+        with self._reporter.activity(f"Creating repository {inputs.repository}"):
+            self._cloud.artifact_registry.create_repository(inputs.project, inputs.region, inputs.repository, body)
+
+    def _run_build(self, inputs: BuildInputs, body: dict[str, Any], result: BuildResult) -> None:
+        adapter = self._cloud.cloud_build
+        started = adapter.submit(inputs.project, inputs.region, body)
+        result.build_id, result.log_url = started.id, started.log_url
+        self._reporter.info(f"Build {started.id}: logs at {started.log_url}")
+        try:
+            final = self._follow(inputs, started)
+        except KeyboardInterrupt:
+            self._reporter.warn(
+                f"stopped following build {started.id}; it goes on in Cloud Build. Cancel it with "
+                f"`gcloud builds cancel {started.id} --region {inputs.region} --project {inputs.project}`"
+            )
+            raise
+        result.status_detail = final.status_detail
+        if final.status != "SUCCESS":
+            why = final.failure or final.status_detail or "see the build log"
+            raise DeployerError(
+                f"build {final.id} ended {final.status}: {why}",
+                f"read the build log: {final.log_url}",
+            )
+        digest = next((d for name, d in final.images if name == f"{result.image}:{result.tag}"), None)
+        digest = digest or next((d for _, d in final.images), None)
+        if digest is None:
+            raise DeployerError(
+                f"build {final.id} succeeded but reported no image digest for {result.image}:{result.tag}",
+                f"check the build's images: {final.log_url}",
+            )
+        result.digest = digest
+        if final.status_detail:
+            self._reporter.warn(final.status_detail)
+
+    def _follow(self, inputs: BuildInputs, build: BuildState) -> BuildState:
+        """Stream the log object by ranged reads while polling the build; the Builds API gives the verdict."""
+        bucket, log_object = _log_location(build)
+        storage = self._cloud.storage(inputs.project)
+        offset = 0
+        pending = ""
+        log_readable = bool(bucket)
+        while True:
+            state = self._cloud.cloud_build.get(inputs.project, inputs.region, build.id)
+            if log_readable:
+                try:
+                    chunk = storage.read_from(bucket, log_object, offset)
+                except DeployerError as exc:
+                    # Logs are best effort: a build the caller may not read the log of can still succeed.
+                    self._reporter.warn(f"cannot read the build log ({exc.message}); following the status only")
+                    log_readable, chunk = False, None
+                if chunk:
+                    offset += len(chunk)
+                    text = pending + chunk.decode("utf-8", errors="replace")
+                    *lines, pending = text.split("\n")
+                    for line in lines:
+                        self._reporter.log_line(line)
+            if state.done:
+                if log_readable:
+                    # One last read after the terminal state: the tail may land after the status changes.
+                    tail = storage.read_from(bucket, log_object, offset)
+                    text = pending + (tail.decode("utf-8", errors="replace") if tail else "")
+                    for line in text.split("\n"):
+                        if line:
+                            self._reporter.log_line(line)
+                return state
+            time.sleep(LOG_POLL_INTERVAL_S)
+
+
+def _log_location(build: BuildState) -> tuple[str, str]:
+    if not build.logs_bucket.startswith("gs://"):
+        return "", ""
+    bucket, _, prefix = build.logs_bucket[len("gs://") :].partition("/")
+    return bucket, f"{prefix.rstrip('/') + '/' if prefix else ''}log-{build.id}.txt"
+
+
+def apply_plan(plan: Plan) -> None:
+    for step in plan.steps:
+        if step.apply is not None:
+            step.apply()

@@ -1,0 +1,85 @@
+"""``deployer demo``: the main job end to end on a local emulator, with the bundled sample app."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from deployer.config import load_config
+from deployer.errors import DeployerError
+from deployer.gcp import GoogleCloud, Target
+from deployer.reporter import Reporter
+from deployer.services.build import inputs_from_config
+from deployer.services.deploy_run import DeployResult, RunDeployer
+from deployer.services.local_emulator import LocalEmulator
+
+SAMPLE_APP = Path(__file__).resolve().parent.parent / "sample_app"
+
+
+@dataclass(frozen=True)
+class DemoOutcome:
+    url: str
+    answer: str
+    status: int
+    engine: str | None
+    deploy: DeployResult
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "status": self.status,
+            "answer": self.answer,
+            "engine": self.engine,
+            "deploy": self.deploy.to_json(),
+        }
+
+
+def run_demo(reporter: Reporter, *, keep: bool = False) -> DemoOutcome:
+    workdir = Path(tempfile.mkdtemp(prefix="deployer-demo-"))
+    project_dir = workdir / "sample-app"
+    shutil.copytree(SAMPLE_APP, project_dir, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    try:
+        with reporter.activity("Starting a local Google Cloud emulator"):
+            emulator = LocalEmulator(state_dir=workdir / "emulator-state").start()
+        try:
+            engine = emulator.engine
+            engine_note = (
+                f"container engine: {engine}" if engine else "no container engine: builds are recorded, not run"
+            )
+            reporter.info(f"Emulator at {emulator.url} ({engine_note})")
+            config = load_config(project_dir, environ={})
+            name, service = config.service(None)
+            inputs = inputs_from_config(config, name, service)
+            cloud = GoogleCloud(Target(emulator_url=emulator.url))
+            result = RunDeployer(cloud, reporter).deploy(
+                name, service, project=inputs.project, region=inputs.region, build_inputs=inputs
+            )
+            status, answer = _call(result.url)
+            outcome = DemoOutcome(result.url, answer, status, engine, result)
+            if keep:
+                reporter.info(f"Serving at {result.url}; Ctrl-C to stop the emulator and the service")
+                try:
+                    while True:
+                        time.sleep(3600)
+                except KeyboardInterrupt:
+                    pass
+            return outcome
+        finally:
+            with reporter.activity("Stopping the emulator and everything it started"):
+                emulator.stop()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _call(url: str) -> tuple[int, str]:
+    import requests
+
+    try:
+        response = requests.get(url, timeout=30)
+    except requests.RequestException as exc:
+        raise DeployerError(f"the service at {url} did not answer: {exc}") from exc
+    return response.status_code, response.text.strip()

@@ -1,0 +1,280 @@
+"""Emulator tier: `deployer build` and `deployer deploy` through the CLI, against a real emulator process.
+
+Assertions are on what the emulator recorded (requests, resulting state), and on the CLI's documented output.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import run_v2, storage
+from typer.testing import CliRunner
+
+from deployer.cli.app import app
+from tests.conftest import EmulatorHandle
+
+REGION = "europe-west4"
+
+
+def make_project(directory: Path, *, project: str | None = None, extra: str = "", public: bool = True) -> str:
+    """A small project: a Dockerfile, an app file and a deployer.toml for one service named api."""
+    project = project or f"proj-{uuid.uuid4().hex[:10]}"
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "Dockerfile").write_text('FROM python:3.12-slim\nCOPY app.py /app.py\nCMD ["python", "/app.py"]\n')
+    (directory / "app.py").write_text("print('hello')\n")
+    (directory / "deployer.toml").write_text(
+        f'project = "{project}"\nregion = "{REGION}"\n\n[services.api]\npublic = {str(public).lower()}\n{extra}'
+    )
+    return project
+
+
+def invoke(emulator: EmulatorHandle, *args: str) -> Any:
+    runner = CliRunner()
+    env = {"DEPLOYER_EMULATOR_URL": emulator.url, "NO_COLOR": "1", "CI": "1"}
+    return runner.invoke(app, list(args), env=env, catch_exceptions=False)
+
+
+def deploy_json(emulator: EmulatorHandle, directory: Path, *extra: str) -> dict[str, Any]:
+    result = invoke(emulator, "deploy", "-C", str(directory), "--json", *extra)
+    assert result.exit_code == 0, result.stderr
+    return dict(json.loads(result.stdout))
+
+
+def posts(requests: list[dict[str, Any]]) -> list[str]:
+    return [f"{r['method']} {r['path']}" for r in requests if r["mutating"]]
+
+
+def test_first_deploy_builds_pushes_and_creates_the_service(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    project = make_project(tmp_path / "app")
+    emulator.mark()
+    doc = deploy_json(emulator, tmp_path / "app")
+
+    assert doc["service"] == "api"
+    assert doc["url"].startswith("http://127.0.0.1:")
+    assert doc["digest"].startswith("sha256:")
+    assert doc["image"] == f"{REGION}-docker.pkg.dev/{project}/deployer/api"
+    assert doc["revision"].startswith("api-00001-")
+    assert doc["build"]["reused"] is False
+    actions = [step["action"] for step in doc["steps"]]
+    assert actions == ["create", "upload", "create", "build", "create", "update"]
+
+    mutating = posts(emulator.requests())
+    assert mutating[0] == "POST /storage/v1/b"
+    assert mutating[1] == f"POST /upload/storage/v1/b/{project}_cloudbuild/o"
+    assert f"POST /v1/projects/{project}/locations/{REGION}/repositories" in mutating
+    assert f"POST /v1/projects/{project}/locations/{REGION}/builds" in mutating
+    assert f"POST /v2/projects/{project}/locations/{REGION}/services" in mutating
+    assert f"POST /v2/projects/{project}/locations/{REGION}/services/api:setIamPolicy" in mutating
+
+    # The service really is what the config says, as Google's client library reads it back.
+    client = run_v2.ServicesClient(
+        credentials=AnonymousCredentials(), transport="rest", client_options={"api_endpoint": emulator.url}
+    )
+    service = client.get_service(name=f"projects/{project}/locations/{REGION}/services/api")
+    container = service.template.containers[0]
+    assert container.image == f"{doc['image']}@{doc['digest']}"
+    assert container.resources.cpu_idle is True
+    assert container.ports[0].container_port == 8080
+    policy = client.get_iam_policy(request={"resource": service.name})
+    assert any(b.role == "roles/run.invoker" and "allUsers" in b.members for b in policy.bindings)
+
+
+def test_second_identical_deploy_starts_no_build_and_mutates_nothing(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    make_project(tmp_path / "app")
+    first = deploy_json(emulator, tmp_path / "app")
+    emulator.mark()
+    second = deploy_json(emulator, tmp_path / "app")
+
+    assert emulator.mutating_requests() == []
+    assert second["changed"] is False
+    assert all(step["action"] == "noop" for step in second["steps"])
+    assert second["build"]["reused"] is True
+    assert (second["url"], second["digest"], second["revision"]) == (first["url"], first["digest"], first["revision"])
+
+
+def test_config_change_updates_the_service_without_a_build(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    directory = tmp_path / "app"
+    project = make_project(directory)
+    deploy_json(emulator, directory)
+    toml = directory / "deployer.toml"
+    toml.write_text(toml.read_text() + 'env = { MODE = "fast" }\n')
+    emulator.mark()
+    doc = deploy_json(emulator, directory)
+
+    assert posts(emulator.requests()) == [f"PATCH /v2/projects/{project}/locations/{REGION}/services/api"]
+    update = next(step for step in doc["steps"] if step["action"] == "update")
+    assert "env" in update["summary"]
+    assert doc["revision"].startswith("api-00002-")
+
+
+def test_code_change_rebuilds_and_reuses_bucket_and_repository(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    directory = tmp_path / "app"
+    project = make_project(directory)
+    first = deploy_json(emulator, directory)
+    (directory / "app.py").write_text("print('hello again')\n")
+    emulator.mark()
+    second = deploy_json(emulator, directory)
+
+    mutating = posts(emulator.requests())
+    assert mutating[0] == f"POST /upload/storage/v1/b/{project}_cloudbuild/o"
+    assert f"POST /v1/projects/{project}/locations/{REGION}/builds" in mutating
+    assert f"POST /v1/projects/{project}/locations/{REGION}/repositories" not in mutating
+    assert "POST /storage/v1/b" not in mutating
+    assert second["build"]["tag"] != first["build"]["tag"]
+    assert second["url"] == first["url"]
+
+
+def test_dry_run_prints_the_plan_with_requests_and_sends_nothing(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    project = make_project(tmp_path / "app")
+    emulator.mark()
+    doc = deploy_json(emulator, tmp_path / "app", "--dry-run")
+
+    assert emulator.mutating_requests() == []
+    assert doc["dry_run"] is True
+    build_step = next(step for step in doc["steps"] if step["action"] == "build")
+    assert build_step["request"]["url"] == f"/v1/projects/{project}/locations/{REGION}/builds"
+    assert build_step["request"]["body"]["steps"][0]["name"] == "gcr.io/cloud-builders/docker"
+    create = next(step for step in doc["steps"] if step["resource"].endswith("/services/api"))
+    assert create["action"] == "create"
+    assert create["request"]["body"]["template"]["containers"][0]["resources"]["cpuIdle"] is True
+
+    text = invoke(emulator, "deploy", "-C", str(tmp_path / "app"), "--dry-run")
+    assert text.exit_code == 0
+    assert "+ create  " in text.stdout and "POST /v2/projects/" in text.stdout
+    assert emulator.mutating_requests() == []
+
+
+def test_dockerignored_data_folder_is_not_uploaded(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    directory = tmp_path / "app"
+    project = make_project(directory)
+    (directory / "data").mkdir()
+    with (directory / "data" / "train.bin").open("wb") as handle:
+        handle.truncate(100 * 1024 * 1024)
+    (directory / ".dockerignore").write_text("data/\n")
+    result = invoke(emulator, "build", "-C", str(directory), "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["context"]["ignore_file"] == ".dockerignore"
+    assert doc["reference"].startswith(f"{REGION}-docker.pkg.dev/{project}/deployer/api@sha256:")
+
+    client = storage.Client(
+        project=project, credentials=AnonymousCredentials(), client_options={"api_endpoint": emulator.url}
+    )
+    uploads = list(client.list_blobs(f"{project}_cloudbuild", prefix="source/"))
+    assert len(uploads) == 1
+    assert uploads[0].size < 100_000  # the 100 MB folder stayed home
+
+
+def test_build_prints_image_at_digest_and_skips_when_built(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    directory = tmp_path / "app"
+    project = make_project(directory)
+    first = invoke(emulator, "build", "-C", str(directory))
+    assert first.exit_code == 0, first.stderr
+    reference = first.stdout.strip()
+    assert reference.startswith(f"{REGION}-docker.pkg.dev/{project}/deployer/api@sha256:")
+    assert "logs at" in first.stderr
+    emulator.mark()
+    second = invoke(emulator, "build", "-C", str(directory))
+    assert second.stdout.strip() == reference
+    assert "build skipped" in second.stderr
+    assert emulator.mutating_requests() == []
+
+
+def test_failed_revision_leaves_traffic_where_it_was(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    directory = tmp_path / "app"
+    project = make_project(directory)
+    good = deploy_json(emulator, directory)
+    missing = f"{REGION}-docker.pkg.dev/{project}/deployer/api@sha256:{'0' * 64}"
+    result = invoke(emulator, "deploy", "-C", str(directory), "--image", missing)
+
+    assert result.exit_code == 1
+    assert f"traffic stays on {good['revision']}" in result.stderr
+    assert "not found" in result.stderr
+    assert "fix:" in result.stderr
+    client = run_v2.ServicesClient(
+        credentials=AnonymousCredentials(), transport="rest", client_options={"api_endpoint": emulator.url}
+    )
+    service = client.get_service(name=f"projects/{project}/locations/{REGION}/services/api")
+    assert service.latest_ready_revision.endswith(good["revision"])
+    assert service.latest_created_revision != service.latest_ready_revision
+    assert [t.percent for t in service.traffic_statuses] == [100]
+
+
+def test_misspelt_key_exits_2_naming_key_and_file(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    directory = tmp_path / "app"
+    make_project(directory, extra='memmory = "1Gi"\n')
+    emulator.mark()
+    result = invoke(emulator, "deploy", "-C", str(directory))
+    assert result.exit_code == 2
+    assert "deployer.toml" in result.stderr
+    assert "services.api.memmory" in result.stderr
+    assert 'did you mean "memory"' in result.stderr
+    assert emulator.requests() == []
+
+
+def test_credential_file_is_refused_before_anything_is_sent(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    directory = tmp_path / "app"
+    make_project(directory)
+    (directory / ".env").write_text("API_TOKEN=abc123secretvalue\n")
+    emulator.mark()
+    result = invoke(emulator, "deploy", "-C", str(directory))
+    assert result.exit_code == 2
+    assert ".env" in result.stderr
+    assert "abc123secretvalue" not in result.stderr + result.stdout
+    assert emulator.requests() == []
+    allowed = invoke(emulator, "build", "-C", str(directory), "--allow-credential-file", ".env", "--dry-run")
+    assert allowed.exit_code == 0, allowed.stderr
+
+
+def test_api_not_enabled_becomes_the_enable_command(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    directory = tmp_path / "app"
+    project = make_project(directory)
+    emulator.add_fault(
+        path_regex=f"^/v1/projects/{project}/locations/{REGION}/repositories/",
+        status=403,
+        message=f"Artifact Registry API has not been used in project {project} before or it is disabled.",
+        reason="SERVICE_DISABLED",
+        metadata={"service": "artifactregistry.googleapis.com", "consumer": f"projects/{project}"},
+    )
+    try:
+        result = invoke(emulator, "deploy", "-C", str(directory), "--json")
+    finally:
+        emulator.clear_faults()
+    assert result.exit_code == 1
+    error = json.loads(result.stdout)["error"]
+    assert "artifactregistry.googleapis.com is not enabled" in error["message"]
+    assert error["hint"].startswith(f"gcloud services enable artifactregistry.googleapis.com --project {project}")
+
+
+def test_permission_denied_names_the_permission_and_a_role(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    directory = tmp_path / "app"
+    project = make_project(directory)
+    emulator.add_fault(
+        path_regex=f"^/v2/projects/{project}/locations/{REGION}/services/api$",
+        method="GET",
+        status=403,
+        message="Permission 'run.services.get' denied on resource (or it may not exist).",
+        reason="IAM_PERMISSION_DENIED",
+        metadata={"permission": "run.services.get"},
+    )
+    try:
+        result = invoke(emulator, "deploy", "-C", str(directory))
+    finally:
+        emulator.clear_faults()
+    assert result.exit_code == 1
+    assert "lacks the permission run.services.get" in result.stderr
+    assert "roles/run.viewer" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("flag", ["--project", "--region"])
+def test_bad_flag_value_exits_2(emulator: EmulatorHandle, tmp_path: Path, flag: str) -> None:
+    make_project(tmp_path / "app")
+    result = invoke(emulator, "deploy", "-C", str(tmp_path / "app"), flag, "Not_Valid!")
+    assert result.exit_code == 2
+    assert "Not_Valid!" in result.stderr
