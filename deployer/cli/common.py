@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import typer
 
 from deployer.cli.output import report_error, report_interrupt
-from deployer.errors import DeployerError
+from deployer.errors import BadInput, DeployerError
 
 if TYPE_CHECKING:
     from deployer.config import ResolvedConfig
@@ -84,9 +84,5 @@ def handle_errors(func: F) -> F:
 
 def confirm(question: str) -> bool:
     if not sys.stdin.isatty():
-        raise DeployerError(
-            f"{question} — cannot ask: standard input is not a terminal",
-            "pass --yes to apply without asking",
-            exit_code=2,  # type: ignore[arg-type]
-        )
+        raise BadInput(f"{question} cannot ask: standard input is not a terminal", "pass --yes to apply without asking")
     return typer.confirm(question, default=False, err=True)

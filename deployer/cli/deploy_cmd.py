@@ -38,8 +38,8 @@ def deploy(
     """
     from deployer.cli.output import ConsoleReporter, emit_json, out, render_plan
     from deployer.gcp import GoogleCloud
-    from deployer.services.build import inputs_from_config
-    from deployer.services.deploy_run import DeployResult, RunDeployer
+    from deployer.services.build import apply_plan, inputs_from_config
+    from deployer.services.deploy_run import RunDeployer
 
     config = common.load(directory, config_file, project=project, region=region, repository=repository)
     name, service_config = config.service(service)
@@ -51,26 +51,21 @@ def deploy(
     console = cloud.target.console_url(f"run/detail/{inputs.region}/{name}", inputs.project)
     reporter.info(f"Deploying {name} to Cloud Run in {inputs.project}/{inputs.region}: {console}")
     deployer = RunDeployer(cloud, reporter)
-
-    def run(dry: bool) -> DeployResult:
-        return deployer.deploy(
-            name,
-            service_config,
-            project=inputs.project,
-            region=inputs.region,
-            build_inputs=None if image else inputs,
-            image=image,
-            dry_run=dry,
-        )
-
-    if diff and not dry_run:
-        preview = run(True)
-        render_plan(preview.plan.to_json(), with_requests=False)
-        if not preview.plan.changes:
-            return
-        if not yes and not common.confirm("Apply these changes?"):
-            raise typer.Exit(1)
-    result = run(dry_run)
+    with deployer.planned(
+        name,
+        service_config,
+        project=inputs.project,
+        region=inputs.region,
+        build_inputs=None if image else inputs,
+        image=image,
+    ) as result:
+        result.dry_run = dry_run
+        if diff and not dry_run and not as_json:
+            render_plan(result.plan.to_json(), with_requests=False)
+            if result.plan.changes and not yes and not common.confirm("Apply these changes?"):
+                raise typer.Exit(1)
+        if not dry_run:
+            apply_plan(result.plan)
     if as_json:
         emit_json(result.to_json(with_requests=dry_run))
         return

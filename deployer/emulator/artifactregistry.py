@@ -40,7 +40,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from google.cloud import artifactregistry_v1
 
@@ -220,8 +220,13 @@ def _now() -> str:
 
 
 def _escape(package: str) -> str:
-    # Package and image names with "/" appear %2F-escaped in resource names (artifactregistry_v1 types/package.py).
-    return quote(package, safe="")
+    """A package (image path) as it appears in resource names: "/" as %2F (artifactregistry_v1 types/package.py).
+
+    Idempotent on an already escaped id: clients on google-api-core >= 2.x percent-encode path variables, so a
+    resource name holding "team%2Fapp" arrives as "team%252Fapp" and reaches here, decoded once, as "team%2Fapp";
+    older clients send "team%2Fapp", which arrives as "team/app". Both name the same package.
+    """
+    return quote(unquote(package), safe="")
 
 
 def _repository_name(project: str, location: str, repository: str) -> str:

@@ -8,6 +8,8 @@ error says what Google reported and what to do.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +20,7 @@ from deployer.gcp.bodies import ServiceSpec, merge_owned, owned_differences, ser
 from deployer.gcp.run import RevisionFailure, RunService
 from deployer.plan import Action, Plan, Step
 from deployer.reporter import Reporter
-from deployer.services.build import BuildInputs, BuildPlanner, BuildResult, prepare_source
+from deployer.services.build import BuildInputs, BuildPlanner, BuildResult, apply_plan, prepare_source
 
 REVISION_TIMEOUT_S = 900.0
 
@@ -74,6 +76,32 @@ class RunDeployer:
         self._cloud = cloud
         self._reporter = reporter
 
+    @contextmanager
+    def planned(
+        self,
+        name: str,
+        config: ServiceConfig,
+        *,
+        project: str,
+        region: str,
+        build_inputs: BuildInputs | None,
+        image: str | None = None,
+    ) -> Iterator[DeployResult]:
+        """Compute the plan (reads only). The packed context lives until the block ends, for ``apply_plan``."""
+        result = DeployResult(service=name, project=project, region=region)
+        source = None
+        try:
+            if image is None:
+                if build_inputs is None:
+                    raise DeployerError("nothing to deploy: neither a build nor an image was given")
+                source = prepare_source(build_inputs, self._reporter)
+                result.build = BuildPlanner(self._cloud, self._reporter).plan(build_inputs, source, result.plan)
+            self._plan_service(result, config, image)
+            yield result
+        finally:
+            if source is not None:
+                source.cleanup()
+
     def deploy(
         self,
         name: str,
@@ -85,23 +113,12 @@ class RunDeployer:
         image: str | None = None,
         dry_run: bool = False,
     ) -> DeployResult:
-        result = DeployResult(service=name, project=project, region=region, dry_run=dry_run)
-        plan = result.plan
-        source = None
-        try:
-            if image is None:
-                assert build_inputs is not None
-                source = prepare_source(build_inputs, self._reporter)
-                result.build = BuildPlanner(self._cloud, self._reporter).plan(build_inputs, source, plan)
-            self._plan_service(result, config, image)
-            if dry_run:
-                return result
-            for step in plan.steps:
-                if step.apply is not None:
-                    step.apply()
-        finally:
-            if source is not None:
-                source.cleanup()
+        with self.planned(
+            name, config, project=project, region=region, build_inputs=build_inputs, image=image
+        ) as result:
+            result.dry_run = dry_run
+            if not dry_run:
+                apply_plan(result.plan)
         return result
 
     def _desired_image(self, result: DeployResult, image: str | None) -> str:

@@ -145,7 +145,8 @@ def test_dry_run_prints_the_plan_with_requests_and_sends_nothing(emulator: Emula
 
     text = invoke(emulator, "deploy", "-C", str(tmp_path / "app"), "--dry-run")
     assert text.exit_code == 0
-    assert "+ create  " in text.stdout and "POST /v2/projects/" in text.stdout
+    assert "+ create  " in text.stdout
+    assert "POST /v2/projects/" in text.stdout
     assert emulator.mutating_requests() == []
 
 
@@ -278,3 +279,37 @@ def test_bad_flag_value_exits_2(emulator: EmulatorHandle, tmp_path: Path, flag: 
     result = invoke(emulator, "deploy", "-C", str(tmp_path / "app"), flag, "Not_Valid!")
     assert result.exit_code == 2
     assert "Not_Valid!" in result.stderr
+
+
+def test_diff_shows_the_changes_and_needs_yes_without_a_terminal(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    directory = tmp_path / "app"
+    make_project(directory)
+    emulator.mark()
+    refused = invoke(emulator, "deploy", "-C", str(directory), "--diff")
+    assert refused.exit_code == 2
+    assert "+ create  " in refused.stdout
+    assert "pass --yes" in refused.stderr
+    assert emulator.mutating_requests() == []
+
+    applied = invoke(emulator, "deploy", "-C", str(directory), "--diff", "--yes")
+    assert applied.exit_code == 0, applied.stderr
+    assert "Service api: http://127.0.0.1:" in applied.stdout
+    assert emulator.mutating_requests() != []
+
+
+def test_config_show_names_where_each_value_came_from(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    directory = tmp_path / "app"
+    project = make_project(directory)
+    result = CliRunner().invoke(
+        app,
+        ["config", "show", "-C", str(directory), "--json", "--region", "us-central1"],
+        env={"DEPLOYER_REPOSITORY": "images", "CLOUDSDK_CONFIG": str(tmp_path / "no-gcloud")},
+    )
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["project"]["value"] == project
+    assert doc["project"]["source"] == "file"
+    assert doc["region"] == {"value": "us-central1", "source": "flag", "detail": "--region"}
+    assert doc["repository"]["value"] == "images"
+    assert doc["repository"]["source"] == "env"
+    assert doc["services"]["api"]["public"] is True

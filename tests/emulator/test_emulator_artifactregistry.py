@@ -89,24 +89,28 @@ def test_create_repository_is_a_long_running_operation(emulator: Any) -> None:
     names = [r.name for r in _ar(emulator).list_repositories(parent=f"projects/{project}/locations/{LOCATION}")]
     assert names == [f"projects/{project}/locations/{LOCATION}/repositories/raw-repo", repo.name]
 
-    with pytest.raises(exceptions.AlreadyExists) as again:
+    # Over REST the client maps HTTP 409 to Conflict (ALREADY_EXISTS in the body's status).
+    with pytest.raises(exceptions.Conflict) as again:
         _docker_repo(emulator, project, "web-apps")
     assert "the repository already exists" in again.value.message
 
 
 @pytest.mark.parametrize("bad_id", ["Upper", "1starts-with-digit", "ends-with-", "under_score", "a" * 64])
 def test_invalid_repository_id(emulator: Any, bad_id: str) -> None:
-    with pytest.raises(exceptions.InvalidArgument) as invalid:
+    # Over REST the client maps HTTP 400 to BadRequest; the body's status says INVALID_ARGUMENT.
+    with pytest.raises(exceptions.BadRequest) as invalid:
         _docker_repo(emulator, _project(), bad_id)
     assert f'Invalid repository ID "{bad_id}"' in invalid.value.message
+    assert invalid.value.response.json()["error"]["status"] == "INVALID_ARGUMENT"
 
 
 def test_format_is_required_and_fields_are_strict(emulator: Any) -> None:
     project = _project()
-    with pytest.raises(exceptions.InvalidArgument):
+    with pytest.raises(exceptions.BadRequest) as no_format:
         _ar(emulator).create_repository(
             parent=f"projects/{project}/locations/{LOCATION}", repository_id="noformat", repository={}
         )
+    assert "format must be specified" in no_format.value.message
     unknown = requests.post(
         f"{emulator.url}/v1/projects/{project}/locations/{LOCATION}/repositories",
         params={"repositoryId": "strict"},
@@ -181,6 +185,10 @@ def test_packages_with_a_slash_and_placeholder_marking(emulator: Any) -> None:
 
     docker_image = client.get_docker_image(name=f"{repo.name}/dockerImages/team%2Fapi@{digest}")
     assert docker_image.uri == f"{LOCATION}-docker.pkg.dev/{project}/apps/team/api@{digest}"
+    # The older wire form (a single %2F, raw "@" and ":") names the same image.
+    raw = requests.get(f"{emulator.url}/v1/{repo.name}/dockerImages/team%2Fapi@{digest}", timeout=10)
+    assert raw.status_code == 200
+    assert raw.json()["name"] == f"{repo.name}/dockerImages/team%2Fapi@{digest}"
     # Built without an engine: honestly marked as not a runnable image.
     assert docker_image.artifact_type == "application/vnd.deployer.emulator.placeholder"
     version = client.get_version(name=f"{repo.name}/packages/team%2Fapi/versions/{digest}")

@@ -1,0 +1,90 @@
+"""Container tier: the sample app's Dockerfile really built by Cloud Build and really served by Cloud Run, through
+the emulator and the local engine (podman in CI). Skipped, with the reason, where no engine answers.
+
+The base image `python:3.12-slim` is, on machines that cannot pull (CI), a local Debian Python stand-in made by
+tests/setup.sh; the test says so in its output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+from typer.testing import CliRunner
+
+from deployer.cli.app import app
+from tests.conftest import EmulatorHandle
+
+SAMPLE_APP = Path(__file__).resolve().parents[2] / "deployer" / "sample_app"
+
+pytestmark = pytest.mark.containers
+
+
+def test_sample_app_is_built_and_served_at_the_service_url(engine_emulator: EmulatorHandle, tmp_path: Path) -> None:
+    project_dir = tmp_path / "sample"
+    shutil.copytree(SAMPLE_APP, project_dir)
+    env = {"DEPLOYER_EMULATOR_URL": engine_emulator.url, "NO_COLOR": "1", "CI": "1"}
+    result = CliRunner().invoke(app, ["deploy", "-C", str(project_dir), "--json"], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    # The build log streamed to stderr carries the engine's real output.
+    assert "STEP 1/" in result.stderr or "Step 1/" in result.stderr
+    answer = requests.get(doc["url"], timeout=30)
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["message"] == "Hello from deployer's sample app"
+    assert body["greeting"] == "hello from the demo"
+    assert body["service"] == "hello"
+    assert body["revision"] == doc["revision"]
+
+    # A code change: rebuilt, redeployed, same URL, new answer.
+    app_py = project_dir / "app.py"
+    app_py.write_text(app_py.read_text().replace("Hello from deployer's sample app", "Hello again"))
+    second = CliRunner().invoke(app, ["deploy", "-C", str(project_dir), "--json"], env=env, catch_exceptions=False)
+    assert second.exit_code == 0, second.stderr
+    redeployed = json.loads(second.stdout)
+    assert redeployed["url"] == doc["url"]
+    assert redeployed["revision"] != doc["revision"]
+    assert requests.get(doc["url"], timeout=30).json()["message"] == "Hello again"
+
+
+def test_container_that_does_not_listen_fails_the_revision_and_keeps_traffic(
+    engine_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    project_dir = tmp_path / "sample"
+    shutil.copytree(SAMPLE_APP, project_dir)
+    env = {"DEPLOYER_EMULATOR_URL": engine_emulator.url, "NO_COLOR": "1", "CI": "1"}
+    toml = project_dir / "deployer.toml"
+    toml.write_text(toml.read_text().replace('project = "deployer-demo"', 'project = "deployer-broken"'))
+    good = CliRunner().invoke(app, ["deploy", "-C", str(project_dir), "--json"], env=env, catch_exceptions=False)
+    assert good.exit_code == 0, good.stderr
+    url = json.loads(good.stdout)["url"]
+    # The app now exits at once instead of listening on $PORT.
+    (project_dir / "app.py").write_text("import sys\nprint('crashing on purpose')\nsys.exit(3)\n")
+    bad = CliRunner().invoke(app, ["deploy", "-C", str(project_dir)], env=env, catch_exceptions=False)
+    assert bad.exit_code == 1
+    assert "failed to start and listen on the port" in bad.stderr
+    assert "$PORT" in bad.stderr
+    assert requests.get(url, timeout=30).json()["message"] == "Hello from deployer's sample app"
+
+
+def test_demo_prints_the_url_and_the_apps_answer(tmp_path: Path) -> None:
+    env = {**os.environ, "NO_COLOR": "1", "CI": "1", "HOME": str(tmp_path)}
+    env.pop("DEPLOYER_EMULATOR_ENGINE", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "deployer", "demo", "--json"], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["engine"] in ("podman", "docker")
+    assert doc["status"] == 200
+    assert json.loads(doc["answer"])["message"] == "Hello from deployer's sample app"
+    # Everything it started is stopped: the URL no longer answers.
+    with pytest.raises(requests.ConnectionError):
+        requests.get(doc["url"], timeout=5)
