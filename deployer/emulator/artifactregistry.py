@@ -21,6 +21,7 @@ In-process helpers:
   docker push to a missing repository fails.
 - ``parse_image_ref(ref) -> ImageRef | None``: ``LOC-docker.pkg.dev/P/R/IMG[:TAG][@sha256:...]`` (and the gcr.io hosts,
   which Artifact Registry serves from repositories named after the host).
+- ``image_exists(emulator, image_ref) -> bool``: the repository holds the image (placeholder or not).
 - ``image_is_executable(emulator, uri_or_digest) -> bool``: False for the placeholder images an engine-less build
   records (their digest is not of a real image), and for unknown images.
 - ``local_image_id(emulator, image_ref) -> str | None``: the container engine's image id to run for an image URI (by
@@ -356,6 +357,12 @@ def _find_image(emulator: Emulator, ref: ImageRef) -> tuple[dict[str, Any], dict
             elif (ref.tag or "latest") in doc.get("tags", []):
                 return _copy(doc), dict(local.get(name, {}))
     return None
+
+
+def image_exists(emulator: Emulator, image_ref: str) -> bool:
+    """Whether the repository holds the image (by tag, ``latest`` when none, or by digest), placeholder or not."""
+    ref = parse_image_ref(image_ref)
+    return ref is not None and _find_image(emulator, ref) is not None
 
 
 def image_is_executable(emulator: Emulator, uri_or_digest: str) -> bool:

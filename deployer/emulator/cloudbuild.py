@@ -703,6 +703,7 @@ class CloudBuild:
             log.line(f'starting build "{build_id}"')
             log.line("")
             log.line("FETCHSOURCE")
+            log.flush()  # phase headers reach the log object at once; lines follow a few times a second
             started = _now()
             failure = self._fetch_source(run, doc)
             timing["FETCHSOURCE"] = {"startTime": started, "endTime": _now()}
@@ -711,6 +712,7 @@ class CloudBuild:
                 return self._finish(run, "FAILURE", failure, failure_type="FETCH_SOURCE_FAILED", detail=failure)
             self._checkpoint(run)
             log.line("BUILD")
+            log.flush()
             started = _now()
             failure_info = self._run_steps(run, doc)
             timing["BUILD"] = {"startTime": started, "endTime": _now()}
@@ -722,6 +724,7 @@ class CloudBuild:
             results: dict[str, Any] = {"buildStepImages": ["" for _ in doc["steps"]]}
             if doc.get("images"):
                 log.line("PUSH")
+                log.flush()
                 started = _now()
                 push_failure = self._push_images(run, doc, results)
                 timing["PUSH"] = {"startTime": started, "endTime": _now()}
@@ -755,6 +758,8 @@ class CloudBuild:
         failure_type: str | None = None,
         detail: str | None = None,
     ) -> dict[str, Any]:
+        # The whole log is in the object before the build turns terminal: clients read it once more after that.
+        run.log.flush()
         doc = self._get(run.build_id)
         steps = doc.get("steps", [])
         for step in steps:
@@ -890,7 +895,7 @@ class CloudBuild:
 
     def _step_dir(self, run: _Run, step: dict[str, Any]) -> Path | None:
         raw = step.get("dir", "")
-        if raw.startswith("/workspace"):
+        if raw == "/workspace" or raw.startswith("/workspace/"):
             raw = raw[len("/workspace") :]
         elif raw.startswith("/"):
             return None  # an absolute dir outside /workspace: nothing of the build lives there

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import tarfile
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,10 @@ from google.api_core import exceptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import artifactregistry_v1, storage
 from google.cloud.devtools import cloudbuild_v1
+
+from deployer.emulator import artifactregistry
+from deployer.emulator.core import Emulator, Request
+from deployer.emulator.errors import ApiError
 
 LOCATION = "us-central1"
 
@@ -221,3 +226,35 @@ def test_repository_operation_is_readable(emulator: Any) -> None:
     assert polled["done"] is True
     assert polled["response"]["@type"] == "type.googleapis.com/google.devtools.artifactregistry.v1.Repository"
     assert polled["response"]["name"] == f"projects/{project}/locations/{LOCATION}/repositories/ops"
+
+
+def test_in_process_helpers_for_the_run_surface(tmp_path: Path) -> None:
+    """record_image / local_image_id / image_is_executable, as the Run surface calls them inside the emulator."""
+    emulator = Emulator(state_dir=None, blob_dir=tmp_path, engine=None)
+    artifactregistry.register(emulator)
+    path = f"/v1/projects/p/locations/{LOCATION}/repositories"
+    handler, params = emulator.router.match("POST", path)
+    handler(Request("POST", path, {"repositoryId": ["r"]}, {}, b'{"format": "DOCKER"}', "anonymous"), **params)
+
+    built, local = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    artifactregistry.record_image(emulator, "p", LOCATION, "r", "team/app", ["v1"], built, 10, True, local)
+    uri = f"{LOCATION}-docker.pkg.dev/p/r/team/app"
+    assert artifactregistry.local_image_id(emulator, f"{uri}:v1") == local
+    assert artifactregistry.local_image_id(emulator, f"{uri}@{built}") == local
+    assert artifactregistry.local_image_id(emulator, uri) is None  # no "latest" tag
+    assert artifactregistry.local_image_id(emulator, f"{LOCATION}-docker.pkg.dev/p/r/other:v1") is None
+    assert artifactregistry.image_is_executable(emulator, built)
+    assert artifactregistry.image_is_executable(emulator, f"{uri}:v1")
+
+    placeholder = "sha256:" + "c" * 64
+    artifactregistry.record_image(emulator, "p", LOCATION, "r", "team/app", ["v1"], placeholder, 0, False, None)
+    assert artifactregistry.local_image_id(emulator, f"{uri}:v1") is None  # the tag moved to the placeholder
+    assert artifactregistry.local_image_id(emulator, f"{uri}@{built}") == local
+    assert not artifactregistry.image_is_executable(emulator, placeholder)
+    assert not artifactregistry.image_is_executable(emulator, f"{uri}:v1")
+    assert artifactregistry.image_exists(emulator, f"{uri}:v1")
+    assert not artifactregistry.image_exists(emulator, f"{uri}:v2")
+
+    with pytest.raises(ApiError) as missing:
+        artifactregistry.record_image(emulator, "p", LOCATION, "nope", "app", ["v1"], built, 1, True, local)
+    assert missing.value.message == 'name unknown: Repository "nope" not found'

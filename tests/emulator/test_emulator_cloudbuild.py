@@ -404,6 +404,20 @@ def test_cancel_a_running_build_with_the_engine(engine_emulator: Any) -> None:
     while "RUN sleep 120" not in requests.get(log_url, timeout=10).text:
         assert time.monotonic() < deadline, "the build never reached its RUN step"
         time.sleep(0.2)
+    # While it runs, the log object in the logs bucket already holds the engine's output: a tailing client reading
+    # from an offset gets the new bytes with 206.
+    running = client.get_build(project_id=project, id=build_id)
+    assert running.status == cloudbuild_v1.Build.Status.WORKING
+    bucket = running.logs_bucket.removeprefix("gs://")
+    log_object = f"{emulator.url}/download/storage/v1/b/{bucket}/o/log-{build_id}.txt"
+    tail_deadline = time.monotonic() + 5  # the object is appended to a few times a second
+    while True:
+        tail = requests.get(log_object, params={"alt": "media"}, headers={"Range": "bytes=10-"}, timeout=10)
+        if "RUN sleep 120" in tail.text or time.monotonic() > tail_deadline:
+            break
+        time.sleep(0.1)
+    assert tail.status_code == 206
+    assert "RUN sleep 120" in tail.text
     started = time.monotonic()
     cancelled = client.cancel_build(project_id=project, id=build_id)
     assert cancelled.status == cloudbuild_v1.Build.Status.CANCELLED
