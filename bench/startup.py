@@ -57,9 +57,8 @@ def main() -> None:
     print(f"  target: deployer --help < 0.250 s: {'met' if target < 0.25 else 'NOT met'} ({target:.3f} s)")
     if "gcloud run deploy --help" in figures:
         ratio = target / figures["gcloud run deploy --help"]
-        print(
-            f"  deployer --help / gcloud run deploy --help = {ratio:.2f} (target <= 0.20: {'met' if ratio <= 0.2 else 'NOT met'})"
-        )
+        verdict = "met" if ratio <= 0.2 else "NOT met"
+        print(f"  deployer --help / gcloud run deploy --help = {ratio:.2f} (target <= 0.20: {verdict})")
 
 
 if __name__ == "__main__":

@@ -750,7 +750,7 @@ class Runtime:
         if ref is not None and ref.project not in _PUBLIC_REGISTRY_PROJECTS:
             # local_image_id is None both for a missing image and for one a non-executed build recorded: the
             # registry's own lookup tells the two apart.
-            if artifactregistry._find_image(self.emulator, ref) is None:
+            if not artifactregistry.image_exists(self.emulator, image):
                 raise RevisionFailed("INTERNAL", _IMAGE_MISSING.format(image=image), reason="CONTAINER_MISSING")
             if self.engine is None:
                 return None, no_engine

@@ -121,3 +121,40 @@ def test_gcloud_repositories_and_builds_submit(emulator: Any, tmp_path: Path) ->
         timeout=10,
     ).json()
     assert tag["version"].endswith(build["results"]["images"][0]["digest"])
+
+
+def test_gcloud_sees_what_deployer_created(emulator: Any, tmp_path: Path) -> None:
+    """deployer deploys; gcloud, an independent client, describes the repository and finds the build."""
+    from typer.testing import CliRunner
+
+    from deployer.cli.app import app
+
+    project = f"gd-{uuid.uuid4().hex[:10]}"
+    region = "europe-west4"
+    directory = tmp_path / "app"
+    directory.mkdir()
+    (directory / "Dockerfile").write_text('FROM python:3.12-slim\nCMD ["python", "-V"]\n')
+    (directory / "deployer.toml").write_text(f'project = "{project}"\nregion = "{region}"\n[services.api]\n')
+    env = {"DEPLOYER_EMULATOR_URL": emulator.url, "CI": "1"}
+    result = CliRunner().invoke(app, ["build", "-C", str(directory), "--json"], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    built = json.loads(result.stdout)
+
+    home = tmp_path / "gcloud"
+    described = _gcloud(
+        emulator, home, project, "artifacts", "repositories", "describe", "deployer",
+        f"--location={region}", "--format=json",
+    )  # fmt: skip
+    assert described.returncode == 0, described.stderr
+    repo = json.loads(described.stdout)
+    assert repo["format"] == "DOCKER"
+    assert repo["labels"] == {"managed-by": "deployer"}
+
+    shown = _gcloud(
+        emulator, home, project, "builds", "describe", built["build_id"], f"--region={region}", "--format=json"
+    )
+    assert shown.returncode == 0, shown.stderr
+    build = json.loads(shown.stdout)
+    assert build["status"] == "SUCCESS"
+    assert build["tags"] == ["deployer", "deployer-api"]
+    assert f"{built['image']}:{built['tag']}" in build["images"]
