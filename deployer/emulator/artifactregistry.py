@@ -34,7 +34,6 @@ their Version carries the annotation ``emulator.deployer.dev/placeholder``.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import uuid
@@ -46,7 +45,7 @@ from urllib.parse import quote, unquote
 from google.cloud import artifactregistry_v1
 
 from deployer.emulator import protos
-from deployer.emulator.core import Emulator, OperationHandle, Request
+from deployer.emulator.core import Emulator, OperationHandle, Request, paginate
 from deployer.emulator.errors import ApiError, already_exists, invalid_argument, not_found
 
 REPOSITORIES = "artifactregistry.repositories"
@@ -232,26 +231,6 @@ def _escape(package: str) -> str:
 
 def _repository_name(project: str, location: str, repository: str) -> str:
     return f"projects/{project}/locations/{location}/repositories/{repository}"
-
-
-def _paginate(items: list[dict[str, Any]], req: Request, *, default: int, maximum: int) -> tuple[list[Any], str]:
-    """Offset-based pages; the token is opaque to clients."""
-    token = req.param("pageToken") or ""
-    try:
-        start = int(base64.urlsafe_b64decode(token.encode()).decode()) if token else 0
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise invalid_argument("Invalid page token.") from exc
-    raw_size = req.param("pageSize") or ""
-    try:
-        size = int(raw_size) if raw_size else default
-    except ValueError as exc:
-        raise invalid_argument(f"Invalid value for page_size: {raw_size}") from exc
-    if size <= 0:
-        size = default
-    size = min(size, maximum)
-    page = items[start : start + size]
-    next_token = base64.urlsafe_b64encode(str(start + size).encode()).decode() if start + size < len(items) else ""
-    return page, next_token
 
 
 def _copy(doc: dict[str, Any]) -> dict[str, Any]:
@@ -445,11 +424,7 @@ def register(emulator: Emulator) -> None:
     def list_locations(req: Request, project: str) -> dict[str, Any]:
         _check(req, "artifactregistry.locations.list", f"projects/{project}")
         locations = [{"name": f"projects/{project}/locations/{loc}", "locationId": loc} for loc in LOCATIONS]
-        page, token = _paginate(locations, req, default=100, maximum=1000)
-        out: dict[str, Any] = {"locations": page}
-        if token:
-            out["nextPageToken"] = token
-        return out
+        return paginate(locations, req, key="locations", default=100, maximum=1000)
 
     @router.route("GET", base)
     def get_location(req: Request, project: str, location: str) -> dict[str, Any]:
@@ -506,11 +481,7 @@ def register(emulator: Emulator) -> None:
         prefix = f"projects/{project}/locations/{location}/repositories/"
         with emulator.state.lock:
             docs = [_copy(d) for n, d in sorted(emulator.state.table(REPOSITORIES).items()) if n.startswith(prefix)]
-        page, token = _paginate(docs, req, default=1000, maximum=1000)
-        out: dict[str, Any] = {"repositories": page} if page else {}
-        if token:
-            out["nextPageToken"] = token
-        return out
+        return paginate(docs, req, key="repositories", default=1000, maximum=1000)
 
     @router.route("GET", repo_base)
     def get_repository(req: Request, project: str, location: str, repository: str) -> dict[str, Any]:
@@ -572,11 +543,7 @@ def register(emulator: Emulator) -> None:
             key, _, direction = order_by.partition(" ")
             field = _camel(key)
             images.sort(key=lambda d: str(d.get(field, "")), reverse=direction.strip().lower() == "desc")
-        page, token = _paginate(images, req, default=100, maximum=1000)
-        out: dict[str, Any] = {"dockerImages": page} if page else {}
-        if token:
-            out["nextPageToken"] = token
-        return out
+        return paginate(images, req, key="dockerImages", default=100, maximum=1000)
 
     @router.route("GET", repo_base + "/dockerImages/{image=**}")
     def get_docker_image(req: Request, project: str, location: str, repository: str, image: str) -> dict[str, Any]:
@@ -596,11 +563,7 @@ def register(emulator: Emulator) -> None:
     def list_packages(req: Request, project: str, location: str, repository: str) -> dict[str, Any]:
         repo = _get_repo(project, location, repository)
         _check(req, "artifactregistry.packages.list", repo["name"])
-        page, token = _paginate(_packages(repo["name"]), req, default=100, maximum=1000)
-        out: dict[str, Any] = {"packages": page} if page else {}
-        if token:
-            out["nextPageToken"] = token
-        return out
+        return paginate(_packages(repo["name"]), req, key="packages", default=100, maximum=1000)
 
     def _packages(repo_name: str) -> list[dict[str, Any]]:
         by_package: dict[str, list[dict[str, Any]]] = {}
@@ -647,11 +610,7 @@ def register(emulator: Emulator) -> None:
         full = req.param("view") in ("FULL", "2")
         versions = [_version_doc(repo["name"], i, _local_facts(i["name"]), full=full) for i in images]
         versions.sort(key=lambda v: v["name"])
-        page, token = _paginate(versions, req, default=100, maximum=1000)
-        out: dict[str, Any] = {"versions": page} if page else {}
-        if token:
-            out["nextPageToken"] = token
-        return out
+        return paginate(versions, req, key="versions", default=100, maximum=1000)
 
     @router.route("GET", repo_base + "/packages/{package}/versions/{version=**}")
     def get_version(
@@ -688,11 +647,7 @@ def register(emulator: Emulator) -> None:
             if match is None:
                 raise invalid_argument(f"Invalid filter: {wanted}", field="filter")
             tags = [t for t in tags if t["version"] == match[1]]
-        page, token = _paginate(tags, req, default=100, maximum=1000)
-        out: dict[str, Any] = {"tags": page} if page else {}
-        if token:
-            out["nextPageToken"] = token
-        return out
+        return paginate(tags, req, key="tags", default=100, maximum=1000)
 
     @router.route("GET", repo_base + "/packages/{package}/tags/{tag}")
     def get_tag(req: Request, project: str, location: str, repository: str, package: str, tag: str) -> dict[str, Any]:

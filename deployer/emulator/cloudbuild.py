@@ -58,7 +58,7 @@ from urllib.parse import quote
 from google.cloud.devtools import cloudbuild_v1
 
 from deployer.emulator import artifactregistry, protos, storage
-from deployer.emulator.core import Emulator, OperationHandle, Request, Response
+from deployer.emulator.core import Emulator, OperationHandle, Request, Response, paginate
 from deployer.emulator.errors import ApiError, failed_precondition, invalid_argument, not_found
 
 BUILDS = "cloudbuild.builds"  # Build documents by id, as the API answers them
@@ -1058,17 +1058,7 @@ class CloudBuild:
             ]
         docs = [d for d in docs if predicate(d)]
         docs.sort(key=lambda d: d["createTime"], reverse=True)
-        token = req.param("pageToken") or ""
-        try:
-            start = int(base64.urlsafe_b64decode(token.encode()).decode()) if token else 0
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise invalid_argument("Invalid page token.") from exc
-        size = int(req.param("pageSize") or 0) or 25
-        page = docs[start : start + size]
-        out: dict[str, Any] = {"builds": page} if page else {}
-        if start + size < len(docs):
-            out["nextPageToken"] = base64.urlsafe_b64encode(str(start + size).encode()).decode()
-        return out
+        return paginate(docs, req, key="builds", default=25)
 
     def cancel_operation(self, req: Request, name: str) -> dict[str, Any]:
         operation = self.emulator.get_operation(name)

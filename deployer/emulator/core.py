@@ -6,6 +6,7 @@ its resources as REST JSON documents in ``Emulator.state``. Handlers raise ``Api
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import threading
@@ -302,6 +303,36 @@ class Emulator:
                 hook()
             except Exception:  # best effort: shutting down must not fail on one hook
                 pass
+
+
+def paginate(
+    items: list[dict[str, Any]], req: Request, *, key: str, default: int = 0, maximum: int | None = None
+) -> dict[str, Any]:
+    """A list response: ``{key: page, "nextPageToken": …}`` with Google's conventions.
+
+    ``pageSize`` 0 or absent means ``default`` (0: everything), a larger one is capped at ``maximum``; the token is
+    opaque to clients (an offset here); an empty page omits ``key``, as the REST JSON of an empty repeated field does.
+    """
+    token = req.param("pageToken") or ""
+    raw_size = req.param("pageSize") or "0"
+    try:
+        start = int(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()) if token else 0
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise invalid_argument("The page token is not valid.") from exc
+    try:
+        size = int(raw_size)
+    except ValueError as exc:
+        raise invalid_argument(f"Invalid value for page_size: {raw_size}") from exc
+    if size < 0:
+        raise invalid_argument("page_size must not be negative.")
+    size = size or default or len(items)
+    if maximum is not None:
+        size = min(size, maximum)
+    page = items[start : start + size]
+    answer: dict[str, Any] = {key: page} if page else {}
+    if start + size < len(items):
+        answer["nextPageToken"] = base64.urlsafe_b64encode(str(start + size).encode()).decode().rstrip("=")
+    return answer
 
 
 def caller_from_headers(headers: dict[str, str]) -> str:

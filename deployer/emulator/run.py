@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from deployer.emulator.core import Emulator, OperationHandle, Request, Response
+from deployer.emulator.core import Emulator, OperationHandle, Request, Response, paginate
 from deployer.emulator.errors import ApiError, already_exists, invalid_argument, not_found
 from deployer.emulator.protos import merge_json, parse, to_json
 from deployer.emulator.run_proxy import Backend, ServiceProxy, Target, Unavailable, free_port
@@ -1063,11 +1063,7 @@ class CloudRun:
                 for name, doc in sorted(self._table(SERVICES).items())
                 if name.startswith(prefix) or (location == "-" and name.startswith(f"projects/{project}/locations/"))
             ]
-        page, token = _page(docs, req)
-        answer: dict[str, Any] = {"services": page} if page else {}
-        if token:
-            answer["nextPageToken"] = token
-        return answer
+        return paginate(docs, req, key="services")
 
     def update_service(self, req: Request, project: str, location: str, service: str) -> dict[str, Any]:
         from google.cloud import run_v2
@@ -1385,11 +1381,7 @@ class CloudRun:
         with self.emulator.state.lock:
             docs = [copy.deepcopy(d) for n, d in self._table(REVISIONS).items() if n.startswith(prefix)]
         docs.sort(key=lambda d: d["createTime"], reverse=True)  # newest first, as the console and gcloud show them
-        page, token = _page(docs, req)
-        answer: dict[str, Any] = {"revisions": page} if page else {}
-        if token:
-            answer["nextPageToken"] = token
-        return answer
+        return paginate(docs, req, key="revisions")
 
     def get_revision(self, req: Request, project: str, location: str, service: str, revision: str) -> dict[str, Any]:
         _check_query(req, set())
@@ -1488,11 +1480,7 @@ class CloudRun:
                 if name.startswith(prefix)
                 and str(op.get("metadata", {}).get("@type", "")).startswith("type.googleapis.com/google.cloud.run.v2.")
             ]
-        page, token = _page(operations, req)
-        answer: dict[str, Any] = {"operations": page} if page else {}
-        if token:
-            answer["nextPageToken"] = token
-        return answer
+        return paginate(operations, req, key="operations")
 
     def delete_operation(self, req: Request, project: str, location: str, operation: str) -> dict[str, Any]:
         _check_query(req, set())
@@ -1644,20 +1632,6 @@ def _condition(doc: dict[str, Any], kind: str) -> str:
 
 def _done_operation(name: str, type_url: str, doc: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "metadata": {"@type": type_url, **doc}, "done": True, "response": {"@type": type_url, **doc}}
-
-
-def _page(items: list[dict[str, Any]], req: Request) -> tuple[list[dict[str, Any]], str]:
-    token_in = req.param("pageToken") or ""
-    try:
-        size = int(req.param("pageSize", "0") or 0)
-        start = int(base64.urlsafe_b64decode(token_in + "==").decode()) if token_in else 0
-    except ValueError as exc:
-        raise invalid_argument("The page token is not valid.") from exc
-    if size < 0:
-        raise invalid_argument("page_size must not be negative.")
-    end = len(items) if size == 0 else start + size
-    token = base64.urlsafe_b64encode(str(end).encode()).decode().rstrip("=") if end < len(items) else ""
-    return items[start:end], token
 
 
 def _apply_mask(current: dict[str, Any], given: dict[str, Any], mask: str | None) -> dict[str, Any]:
