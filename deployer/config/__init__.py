@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from deployer.config.file import FileConfig
 from deployer.config.load import Resolved, ResolvedConfig, Source, load_config
 from deployer.config.model import (
     CONFIG_FILE_NAME,
     DEFAULT_REPOSITORY,
     BuildConfig,
-    FileConfig,
     ServiceConfig,
     config_schema,
 )

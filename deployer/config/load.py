@@ -15,7 +15,7 @@ import re
 import tomllib
 import typing
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
@@ -23,16 +23,18 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from deployer.config.bootstrap import BootstrapConfig
+from deployer.config.file import FileConfig
 from deployer.config.model import (
     CONFIG_FILE_NAME,
     DEFAULT_REPOSITORY,
     BuildConfig,
-    FileConfig,
     ServiceConfig,
     check_project,
     check_region,
     check_repository,
 )
+from deployer.config.vm import VmConfig
 from deployer.errors import BadInput
 
 PYPROJECT_FILE_NAME = "pyproject.toml"
@@ -109,6 +111,8 @@ class ResolvedConfig:
     repository: Resolved[str]
     build: BuildConfig
     services: dict[str, ServiceConfig]
+    vms: dict[str, VmConfig] = field(default_factory=dict)
+    bootstrap: BootstrapConfig = field(default_factory=BootstrapConfig)
 
     def require_project(self) -> str:
         if self.project.value is None:
@@ -155,6 +159,8 @@ class ResolvedConfig:
             "repository": self.repository.to_json(),
             "build": self.build.model_dump(mode="json"),
             "services": {name: svc.model_dump(mode="json") for name, svc in sorted(self.services.items())},
+            "vms": {name: vm.model_dump(mode="json") for name, vm in sorted(self.vms.items())},
+            "bootstrap": self.bootstrap.model_dump(mode="json"),
         }
 
 
@@ -221,6 +227,8 @@ def load_config(
         repository=Resolved(repository.value or DEFAULT_REPOSITORY, repository.source, repository.detail),
         build=file_config.build,
         services=dict(file_config.services),
+        vms=dict(file_config.vms),
+        bootstrap=file_config.bootstrap,
     )
 
 

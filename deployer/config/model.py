@@ -292,20 +292,8 @@ class ServiceConfig(BaseModel):
         return self
 
 
-class FileConfig(BaseModel):
-    """The whole configuration file. ``None`` means "not set here", so a lower-precedence source may fill it in."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    project: Annotated[str, AfterValidator(check_project)] | None = None
-    region: Annotated[str, AfterValidator(check_region)] | None = None
-    repository: Annotated[str, AfterValidator(check_repository)] | None = Field(
-        default=None, description=f'Artifact Registry repository id; "{DEFAULT_REPOSITORY}" when not set anywhere.'
-    )
-    build: BuildConfig = Field(default_factory=BuildConfig)
-    services: dict[ServiceName, ServiceConfig] = Field(default_factory=dict)
-
-
 def config_schema() -> dict[str, Any]:
     """The JSON schema of the configuration file, for documentation and editor completion."""
+    from deployer.config.file import FileConfig
+
     return FileConfig.model_json_schema()

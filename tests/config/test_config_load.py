@@ -359,6 +359,8 @@ def test_describe(project: Path, gcloud_dir: Path) -> None:
         '[build]\ntimeout = "20m"\n[services.api]\nenv = { A = "1" }\ncpu = 2\nmemory = "2048Mi"\n'
     )
     described = _load(project, gcloud_dir, flags={"project": "flag-proj"}).describe()
+    assert described.pop("vms") == {}
+    assert isinstance(described.pop("bootstrap"), dict)
     assert described == {
         "project_dir": str(project),
         "config_file": str(project / CONFIG_FILE_NAME),

@@ -220,7 +220,7 @@ def test_models_are_frozen_and_closed() -> None:
 
 def test_schema_describes_the_file() -> None:
     schema = config_schema()
-    assert set(schema["properties"]) == {"project", "region", "repository", "build", "services"}
+    assert set(schema["properties"]) == {"project", "region", "repository", "build", "services", "vms", "bootstrap"}
     service = schema["$defs"]["ServiceConfig"]
     assert service["additionalProperties"] is False
     assert "memory" in service["properties"]

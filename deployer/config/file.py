@@ -1,0 +1,47 @@
+"""The whole configuration file: the top-level settings and one table per kind of target.
+
+Each section's model lives in its own module (``model.py`` for build and Cloud Run services, ``vm.py`` for Compute
+Engine VMs, ``bootstrap.py`` for project setup); this one puts them together.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from deployer.config.bootstrap import BootstrapConfig
+from deployer.config.model import (
+    DEFAULT_REPOSITORY,
+    BuildConfig,
+    ServiceConfig,
+    ServiceName,
+    check_project,
+    check_region,
+    check_repository,
+)
+from deployer.config.vm import VmConfig, VmName
+
+
+class FileConfig(BaseModel):
+    """The whole configuration file. ``None`` means "not set here", so a lower-precedence source may fill it in."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    project: Annotated[str, AfterValidator(check_project)] | None = None
+    region: Annotated[str, AfterValidator(check_region)] | None = None
+    repository: Annotated[str, AfterValidator(check_repository)] | None = Field(
+        default=None, description=f'Artifact Registry repository id; "{DEFAULT_REPOSITORY}" when not set anywhere.'
+    )
+    build: BuildConfig = Field(default_factory=BuildConfig)
+    services: dict[ServiceName, ServiceConfig] = Field(default_factory=dict)
+    vms: dict[VmName, VmConfig] = Field(default_factory=dict)
+    bootstrap: BootstrapConfig = Field(default_factory=BootstrapConfig)
+
+    @model_validator(mode="after")
+    def _unique_target_names(self) -> FileConfig:
+        # `deployer deploy NAME` finds a target by name, whatever its kind: a name may be used once.
+        both = sorted(set(self.services) & set(self.vms))
+        if both:
+            raise ValueError(f"target names must be unique across [services] and [vms]; used twice: {', '.join(both)}")
+        return self
