@@ -187,6 +187,18 @@ class Emulator:
         self._faults: list[Fault] = []
         self._threads: list[threading.Thread] = []
         self.shutdown_hooks: list[Callable[[], None]] = []
+        # Set by the IAM surface: raises Google's 403 (permission or SERVICE_DISABLED) for a request it refuses.
+        self.enforcer: Callable[[Request, str, str], None] | None = None
+
+    def authorize(self, req: Request | None, permission: str, resource: str) -> None:
+        """Refuse ``req`` as Google would unless its caller holds ``permission`` on ``resource`` and the API that
+        owns the permission (``compute.*`` → compute.googleapis.com) is enabled on the resource's project.
+
+        Every surface calls this once per request, before it reads or changes anything. In the open world there is
+        no enforcer and everything is allowed; ``req`` None is the emulator's own work (a build pushing its image).
+        """
+        if self.enforcer is not None and req is not None:
+            self.enforcer(req, permission, resource)
 
     # -- request log -------------------------------------------------------------------------------------------
     def record(self, req: Request, status: int) -> None:
