@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,10 +80,30 @@ class EmulatorHandle:
     def settings(self, **values: Any) -> None:
         requests.patch(f"{self.url}/_emulator/settings", json=values, timeout=10).raise_for_status()
 
+    def state(self) -> dict[str, Any]:
+        """Every resource the emulator holds, by table."""
+        response = requests.get(f"{self.url}/_emulator/state", timeout=10)
+        response.raise_for_status()
+        return dict(response.json())
 
-def _start(tmp: Path, engine: str | None, world: str = "open") -> LocalEmulator:
+    def as_caller(self, member: str) -> requests.Session:
+        """A session whose requests speak for ``member`` (``user:a@x.com``, ``serviceAccount:...``): the
+        emulator's bearer token form, ``emulator:<member>``."""
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer emulator:{member}"
+        return session
+
+
+def caller_credentials(member: str) -> Any:
+    """google-auth credentials that carry ``member`` to the emulator, for the client libraries."""
+    from google.oauth2.credentials import Credentials
+
+    return Credentials(token=f"emulator:{member}")  # type: ignore[no-untyped-call]
+
+
+def _start(tmp: Path, engine: str | None, world: str = "open", scenario: Path | None = None) -> LocalEmulator:
     env = {"DEPLOYER_EMULATOR_ENGINE": engine or "none"}
-    return LocalEmulator(state_dir=tmp / "state", world=world, env=env).start()
+    return LocalEmulator(state_dir=tmp / "state", world=world, scenario=scenario, env=env).start()
 
 
 @pytest.fixture(scope="session")
@@ -105,6 +126,28 @@ def engine_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulat
         yield EmulatorHandle(process)
     finally:
         process.stop()
+
+
+@pytest.fixture(scope="module")
+def strict_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[dict[str, Any]], EmulatorHandle]]:
+    """Start engine-less strict-world emulators seeded from scenario dicts (the format in docs/emulator.md); each
+    runs until the test module ends. Act as a caller with ``handle.as_caller(member)`` or
+    ``caller_credentials(member)``."""
+    started: list[LocalEmulator] = []
+
+    def start(scenario: dict[str, Any]) -> EmulatorHandle:
+        tmp = tmp_path_factory.mktemp("strict-emulator")
+        path = tmp / "scenario.json"
+        path.write_text(json.dumps(scenario))
+        process = _start(tmp, None, "strict", path)
+        started.append(process)
+        return EmulatorHandle(process)
+
+    try:
+        yield start
+    finally:
+        for process in started:
+            process.stop()
 
 
 @pytest.fixture

@@ -8,11 +8,17 @@ from __future__ import annotations
 import typer
 
 from deployer import __version__
+from deployer.cli.bootstrap_cmd import bootstrap
 from deployer.cli.build_cmd import build
 from deployer.cli.config_cmd import config_app
 from deployer.cli.demo_cmd import demo
 from deployer.cli.deploy_cmd import deploy
+from deployer.cli.destroy_cmd import destroy
+from deployer.cli.doctor_cmd import doctor
 from deployer.cli.emulator_cmd import emulator_app
+from deployer.cli.init_cmd import init
+from deployer.cli.lint_cmd import lint
+from deployer.cli.status_cmd import status
 
 EPILOG = (
     "Exit codes: 0 done; 1 failed (Google refused, a build or revision failed); 2 bad input (nothing was sent); "
@@ -47,7 +53,13 @@ def _root(
 
 app.command(epilog=EPILOG)(build)
 app.command(epilog=EPILOG)(deploy)
+app.command(epilog=EPILOG)(status)
+app.command(epilog=EPILOG)(destroy)
 app.command(epilog=EPILOG)(demo)
+app.command(epilog=EPILOG)(bootstrap)
+app.command(epilog=EPILOG)(doctor)
+app.command(epilog=EPILOG)(init)
+app.command(epilog=EPILOG)(lint)
 app.add_typer(config_app, name="config")
 app.add_typer(emulator_app, name="emulator")
 

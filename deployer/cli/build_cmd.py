@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -33,6 +34,7 @@ def build(
     from deployer.cli.output import ConsoleReporter, emit_json, out, render_plan
     from deployer.gcp import GoogleCloud
     from deployer.plan import Plan
+    from deployer.services.bootstrap import bootstrap_accounts
     from deployer.services.build import BuildPlanner, apply_plan, inputs_from_config, prepare_source
 
     config = common.load(directory, config_file, project=project, region=region, repository=repository)
@@ -44,6 +46,9 @@ def build(
     cloud = GoogleCloud()
     console = cloud.target.console_url(f"cloud-build/builds;region={inputs.region}", inputs.project)
     reporter.info(f"Building {name} in {inputs.project}/{inputs.region}: {console}")
+    build_account, _ = bootstrap_accounts(cloud, inputs.project)
+    if build_account:
+        inputs = replace(inputs, service_account=build_account)
     source = prepare_source(inputs, reporter)
     try:
         plan = Plan()

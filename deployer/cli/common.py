@@ -16,6 +16,7 @@ from deployer.errors import BadInput, DeployerError
 
 if TYPE_CHECKING:
     from deployer.config import ResolvedConfig
+    from deployer.plan import Plan
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -80,6 +81,19 @@ def handle_errors(func: F) -> F:
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def review_and_apply(plan: Plan, *, dry_run: bool, diff: bool, yes: bool, as_json: bool) -> None:
+    """``--diff`` shows the changes and asks (unless ``--yes``); ``--dry-run`` stops there; else apply the plan."""
+    from deployer.cli.output import render_plan
+    from deployer.services.build import apply_plan
+
+    if diff and not dry_run and not as_json:
+        render_plan(plan.to_json(), with_requests=False)
+        if plan.changes and not yes and not confirm("Apply these changes?"):
+            raise typer.Exit(1)
+    if not dry_run:
+        apply_plan(plan)
 
 
 def confirm(question: str) -> bool:

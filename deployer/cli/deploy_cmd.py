@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -11,7 +12,9 @@ from deployer.cli import common
 
 @common.handle_errors
 def deploy(
-    service: str = typer.Argument(None, help="Which [services.NAME] to deploy (default: the only one)."),
+    service: str = typer.Argument(
+        None, help="Which [services.NAME] or [vms.NAME] to deploy (default: the only one).", metavar="NAME"
+    ),
     project: str = common.ProjectOption,
     region: str = common.RegionOption,
     repository: str = common.RepositoryOption,
@@ -27,6 +30,12 @@ def deploy(
     ),
     dry_run: bool = common.DryRunOption,
     diff: bool = typer.Option(False, "--diff", help="Show what would change and ask before applying."),
+    preview: str = typer.Option(
+        None,
+        "--preview",
+        metavar="TAG",
+        help="Deploy a preview revision with this traffic tag (e.g. pr-123) that receives no traffic; prints its URL.",
+    ),
     yes: bool = common.YesOption,
     as_json: bool = common.JsonOption,
     verbose: bool = common.VerboseOption,
@@ -34,15 +43,41 @@ def deploy(
     """Build if needed, then create or update the Cloud Run service and wait until its new revision is ready.
 
     Only what deployer.toml owns is changed. An unchanged service sends no mutating request. A revision that fails
-    leaves traffic where it was.
+    leaves traffic where it was. For a [vms.NAME] target: check GPU quota first, then create the Container-Optimized
+    OS VM, or update it to the new image and restart its container (recreate it only when its shape changed).
     """
     from deployer.cli.output import ConsoleReporter, emit_json, out, render_plan
+    from deployer.errors import BadInput
     from deployer.gcp import GoogleCloud
-    from deployer.services.build import apply_plan, inputs_from_config
-    from deployer.services.deploy_run import RunDeployer
+    from deployer.services.build import inputs_from_config, prepared_source
+    from deployer.services.deploy_run import RunDeployer, check_preview_tag
+    from deployer.services.predeploy import check_before_deploy
 
     config = common.load(directory, config_file, project=project, region=region, repository=repository)
-    name, service_config = config.service(service)
+    name, kind, _ = config.target(service)
+    if preview and kind == "vm":
+        raise BadInput(f"--preview is for Cloud Run services; {name} is a [vms] target", "deploy it without --preview")
+    if kind == "vm":
+        from deployer.cli.vm_deploy import deploy_vm
+
+        deploy_vm(
+            config,
+            name,
+            config.vms[name],
+            image=image,
+            max_context_mb=max_context_mb,
+            allow_large_context=allow_large_context,
+            allow_credential_files=tuple(allow_credential_file),
+            dry_run=dry_run,
+            diff=diff,
+            yes=yes,
+            as_json=as_json,
+            verbose=verbose,
+        )
+        return
+    service_config = config.services[name]
+    if preview is not None:
+        check_preview_tag(preview, name)  # bad input is refused before anything is read or sent
     inputs = inputs_from_config(
         config, name, service_config, max_context_mb, allow_large_context, tuple(allow_credential_file)
     )
@@ -50,22 +85,34 @@ def deploy(
     cloud = GoogleCloud()
     console = cloud.target.console_url(f"run/detail/{inputs.region}/{name}", inputs.project)
     reporter.info(f"Deploying {name} to Cloud Run in {inputs.project}/{inputs.region}: {console}")
-    deployer = RunDeployer(cloud, reporter)
-    with deployer.planned(
-        name,
-        service_config,
-        project=inputs.project,
-        region=inputs.region,
-        build_inputs=None if image else inputs,
-        image=image,
-    ) as result:
-        result.dry_run = dry_run
-        if diff and not dry_run and not as_json:
-            render_plan(result.plan.to_json(), with_requests=False)
-            if result.plan.changes and not yes and not common.confirm("Apply these changes?"):
-                raise typer.Exit(1)
-        if not dry_run:
-            apply_plan(result.plan)
+    # Local checks of the context first (exit 2 sends nothing), then the project's readiness, then the plan.
+    with prepared_source(None if image else inputs, reporter) as source:
+        identities = check_before_deploy(
+            cloud,
+            config,
+            name,
+            dockerfile=None if image else inputs.dockerfile,
+            context_dir=inputs.context_dir,
+            lint_target="run",
+            reporter=reporter,
+        )
+        if identities.build_account:
+            inputs = replace(inputs, service_account=identities.build_account)
+        if identities.runtime_account and not service_config.service_account:
+            service_config = service_config.model_copy(update={"service_account": identities.runtime_account})
+        deployer = RunDeployer(cloud, reporter)
+        with deployer.planned(
+            name,
+            service_config,
+            project=inputs.project,
+            region=inputs.region,
+            build_inputs=None if image else inputs,
+            image=image,
+            preview=preview,
+            source=source,
+        ) as result:
+            result.dry_run = dry_run
+            common.review_and_apply(result.plan, dry_run=dry_run, diff=diff, yes=yes, as_json=as_json)
     if as_json:
         emit_json(result.to_json(with_requests=dry_run))
         return
@@ -75,6 +122,9 @@ def deploy(
     if not result.plan.changes:
         reporter.info(f"Service {name} is up to date: nothing changed")
     reporter.finished()
-    out(f"Service {name}: {result.url}")
+    if preview is not None:
+        out(f"Preview {preview} of {name} (no traffic): {result.url}")
+    else:
+        out(f"Service {name}: {result.url}")
     out(f"  image:    {result.image}@{result.digest}")
     out(f"  revision: {result.revision}")

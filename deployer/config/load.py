@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -149,6 +149,37 @@ class ResolvedConfig:
             )
         return name, self.services[name]
 
+    def target(self, name: str | None) -> tuple[str, Literal["service", "vm"], ServiceConfig | VmConfig]:
+        """The named target, a [services.NAME] or a [vms.NAME] (names are unique across both); the only one if None."""
+        where = _display_path(self.config_file) if self.config_file else CONFIG_FILE_NAME
+        kinds: dict[str, Literal["service", "vm"]] = {
+            **dict.fromkeys(self.services, "service"),
+            **dict.fromkeys(self.vms, "vm"),
+        }
+        names = sorted(kinds)
+        if not names:
+            raise BadInput(
+                f"nothing to deploy: no services or vms configured in {where}",
+                f"add a [services.NAME] (Cloud Run) or [vms.NAME] (a VM) table to {where}, e.g. [services.api]",
+            )
+        if name is None:
+            if len(names) == 1:
+                name = names[0]
+            else:
+                raise BadInput(
+                    f"{where} configures {len(names)} targets ({', '.join(names)}); which one?",
+                    f"name the target: one of {', '.join(names)}",
+                )
+        if name not in kinds:
+            close = difflib.get_close_matches(name, names, n=1)
+            guess = f' (did you mean "{close[0]}"?)' if close else ""
+            raise BadInput(
+                f'no service or vm named "{name}" in {where}{guess}; configured: {", ".join(names)}',
+                f"use one of {', '.join(names)}, or add a [services.{name}] or [vms.{name}] table",
+            )
+        kind = kinds[name]
+        return name, kind, (self.services[name] if kind == "service" else self.vms[name])
+
     def describe(self) -> dict[str, Any]:
         """Everything resolved, JSON-able: the top-level settings with their provenance, then build and services."""
         return {
@@ -159,7 +190,7 @@ class ResolvedConfig:
             "repository": self.repository.to_json(),
             "build": self.build.model_dump(mode="json"),
             "services": {name: svc.model_dump(mode="json") for name, svc in sorted(self.services.items())},
-            "vms": {name: vm.model_dump(mode="json") for name, vm in sorted(self.vms.items())},
+            "vms": {name: vm.describe() for name, vm in sorted(self.vms.items())},
             "bootstrap": self.bootstrap.model_dump(mode="json"),
         }
 

@@ -211,10 +211,6 @@ def parse_image_ref(ref: str) -> ImageRef | None:
     return None
 
 
-def _check(req: Request | None, permission: str, resource: str) -> None:
-    """The one place per request where an IAM check belongs (open world: everyone may do everything)."""
-
-
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -422,13 +418,13 @@ def register(emulator: Emulator) -> None:
     # -- locations --
     @router.route("GET", "/v1/projects/{project}/locations")
     def list_locations(req: Request, project: str) -> dict[str, Any]:
-        _check(req, "artifactregistry.locations.list", f"projects/{project}")
+        emulator.authorize(req, "artifactregistry.locations.list", f"projects/{project}")
         locations = [{"name": f"projects/{project}/locations/{loc}", "locationId": loc} for loc in LOCATIONS]
         return paginate(locations, req, key="locations", default=100, maximum=1000)
 
     @router.route("GET", base)
     def get_location(req: Request, project: str, location: str) -> dict[str, Any]:
-        _check(req, "artifactregistry.locations.get", f"projects/{project}/locations/{location}")
+        emulator.authorize(req, "artifactregistry.locations.get", f"projects/{project}/locations/{location}")
         if location not in LOCATIONS:
             raise not_found(f"Location {location} not found.")
         return {"name": f"projects/{project}/locations/{location}", "locationId": location}
@@ -457,7 +453,7 @@ def register(emulator: Emulator) -> None:
         if body.get("mode") == "MODE_UNSPECIFIED":
             del body["mode"]
         name = _repository_name(project, location, repository_id)
-        _check(req, "artifactregistry.repositories.create", f"projects/{project}/locations/{location}")
+        emulator.authorize(req, "artifactregistry.repositories.create", f"projects/{project}/locations/{location}")
         with emulator.mutation():
             repositories = emulator.state.table(REPOSITORIES)
             if name in repositories:
@@ -477,7 +473,7 @@ def register(emulator: Emulator) -> None:
 
     @router.route("GET", base + "/repositories")
     def list_repositories(req: Request, project: str, location: str) -> dict[str, Any]:
-        _check(req, "artifactregistry.repositories.list", f"projects/{project}/locations/{location}")
+        emulator.authorize(req, "artifactregistry.repositories.list", f"projects/{project}/locations/{location}")
         prefix = f"projects/{project}/locations/{location}/repositories/"
         with emulator.state.lock:
             docs = [_copy(d) for n, d in sorted(emulator.state.table(REPOSITORIES).items()) if n.startswith(prefix)]
@@ -485,7 +481,7 @@ def register(emulator: Emulator) -> None:
 
     @router.route("GET", repo_base)
     def get_repository(req: Request, project: str, location: str, repository: str) -> dict[str, Any]:
-        _check(req, "artifactregistry.repositories.get", _repository_name(project, location, repository))
+        emulator.authorize(req, "artifactregistry.repositories.get", _repository_name(project, location, repository))
         return _get_repo(project, location, repository)
 
     @router.route("PATCH", repo_base)
@@ -499,7 +495,7 @@ def register(emulator: Emulator) -> None:
             if field not in _REPOSITORY_MUTABLE:
                 raise invalid_argument(f"Invalid update_mask path: {field!r} cannot be updated", field="update_mask")
         name = _repository_name(project, location, repository)
-        _check(req, "artifactregistry.repositories.update", name)
+        emulator.authorize(req, "artifactregistry.repositories.update", name)
         with emulator.mutation():
             doc = emulator.state.table(REPOSITORIES).get(name)
             if doc is None:
@@ -515,7 +511,7 @@ def register(emulator: Emulator) -> None:
     @router.route("DELETE", repo_base)
     def delete_repository(req: Request, project: str, location: str, repository: str) -> dict[str, Any]:
         name = _repository_name(project, location, repository)
-        _check(req, "artifactregistry.repositories.delete", name)
+        emulator.authorize(req, "artifactregistry.repositories.delete", name)
         with emulator.mutation():
             if emulator.state.table(REPOSITORIES).pop(name, None) is None:
                 raise not_found(f'Requested entity was not found. Repository "{name}" not found.')
@@ -536,7 +532,7 @@ def register(emulator: Emulator) -> None:
     @router.route("GET", repo_base + "/dockerImages")
     def list_docker_images(req: Request, project: str, location: str, repository: str) -> dict[str, Any]:
         repo = _get_repo(project, location, repository)
-        _check(req, "artifactregistry.dockerimages.list", repo["name"])
+        emulator.authorize(req, "artifactregistry.dockerimages.list", repo["name"])
         images = sorted(_images_of(emulator, repo["name"]), key=lambda d: d["name"])
         order_by = (req.param("orderBy") or "").strip()
         if order_by:
@@ -551,7 +547,7 @@ def register(emulator: Emulator) -> None:
         # The id is one path segment (IMG@sha256:..., "/" in IMG escaped): a raw "/" does not name an image.
         raw_tail = req.raw_path.rsplit("/dockerImages/", 1)[1]
         name = f"{repo['name']}/dockerImages/{_escape_image_id(image)}"
-        _check(req, "artifactregistry.dockerimages.get", name)
+        emulator.authorize(req, "artifactregistry.dockerimages.get", name)
         with emulator.state.lock:
             doc = emulator.state.table(IMAGES).get(name)
         if doc is None or "/" in raw_tail:
@@ -562,7 +558,7 @@ def register(emulator: Emulator) -> None:
     @router.route("GET", repo_base + "/packages")
     def list_packages(req: Request, project: str, location: str, repository: str) -> dict[str, Any]:
         repo = _get_repo(project, location, repository)
-        _check(req, "artifactregistry.packages.list", repo["name"])
+        emulator.authorize(req, "artifactregistry.packages.list", repo["name"])
         return paginate(_packages(repo["name"]), req, key="packages", default=100, maximum=1000)
 
     def _packages(repo_name: str) -> list[dict[str, Any]]:
@@ -595,7 +591,7 @@ def register(emulator: Emulator) -> None:
     def get_package(req: Request, project: str, location: str, repository: str, package: str) -> dict[str, Any]:
         repo, _ = _package_images(req, project, location, repository, package)
         name = f"{repo['name']}/packages/{_escape(package)}"
-        _check(req, "artifactregistry.packages.get", name)
+        emulator.authorize(req, "artifactregistry.packages.get", name)
         return next(p for p in _packages(repo["name"]) if p["name"] == name)
 
     # -- versions --
@@ -606,7 +602,7 @@ def register(emulator: Emulator) -> None:
     @router.route("GET", repo_base + "/packages/{package}/versions")
     def list_versions(req: Request, project: str, location: str, repository: str, package: str) -> dict[str, Any]:
         repo, images = _package_images(req, project, location, repository, package)
-        _check(req, "artifactregistry.versions.list", f"{repo['name']}/packages/{_escape(package)}")
+        emulator.authorize(req, "artifactregistry.versions.list", f"{repo['name']}/packages/{_escape(package)}")
         full = req.param("view") in ("FULL", "2")
         versions = [_version_doc(repo["name"], i, _local_facts(i["name"]), full=full) for i in images]
         versions.sort(key=lambda v: v["name"])
@@ -618,7 +614,7 @@ def register(emulator: Emulator) -> None:
     ) -> dict[str, Any]:
         repo, images = _package_images(req, project, location, repository, package)
         name = f"{repo['name']}/packages/{_escape(package)}/versions/{version}"
-        _check(req, "artifactregistry.versions.get", name)
+        emulator.authorize(req, "artifactregistry.versions.get", name)
         full = req.param("view") in ("FULL", "2")
         for image in images:
             if _split_image_name(image["name"])[1] == version:
@@ -638,7 +634,7 @@ def register(emulator: Emulator) -> None:
     @router.route("GET", repo_base + "/packages/{package}/tags")
     def list_tags(req: Request, project: str, location: str, repository: str, package: str) -> dict[str, Any]:
         repo, images = _package_images(req, project, location, repository, package)
-        _check(req, "artifactregistry.tags.list", f"{repo['name']}/packages/{_escape(package)}")
+        emulator.authorize(req, "artifactregistry.tags.list", f"{repo['name']}/packages/{_escape(package)}")
         tags = _tags(repo["name"], package, images)
         wanted = (req.param("filter") or "").strip()
         if wanted:
@@ -653,7 +649,7 @@ def register(emulator: Emulator) -> None:
     def get_tag(req: Request, project: str, location: str, repository: str, package: str, tag: str) -> dict[str, Any]:
         repo = _get_repo(project, location, repository)
         name = f"{repo['name']}/packages/{_escape(package)}/tags/{tag}"
-        _check(req, "artifactregistry.tags.get", name)
+        emulator.authorize(req, "artifactregistry.tags.get", name)
         escaped = _escape(package)
         images = [i for i in _images_of(emulator, repo["name"]) if _split_image_name(i["name"])[0] == escaped]
         for candidate in _tags(repo["name"], package, images):

@@ -57,7 +57,7 @@ from urllib.parse import quote
 
 from google.cloud.devtools import cloudbuild_v1
 
-from deployer.emulator import artifactregistry, protos, storage
+from deployer.emulator import artifactregistry, iam, protos, storage
 from deployer.emulator.core import Emulator, OperationHandle, Request, Response, paginate
 from deployer.emulator.errors import ApiError, failed_precondition, invalid_argument, not_found
 
@@ -133,10 +133,6 @@ _DOCKER_BUILDER_RE = re.compile(
     r"^(?:(?:(?:us|eu|asia)\.)?gcr\.io/cloud-builders/docker|(?:docker\.io/)?(?:library/)?docker)"
     r"(?::[\w][\w.-]*)?(?:@sha256:[0-9a-f]{64})?$"
 )
-
-
-def _check(req: Request | None, permission: str, resource: str) -> None:
-    """The one place per request where an IAM check belongs (open world: everyone may do everything)."""
 
 
 def _now() -> str:
@@ -465,6 +461,7 @@ class _Run:
     cancel: threading.Event
     timed_out: threading.Event = field(default_factory=threading.Event)
     current_dir: Path | None = None
+    service_account: str = ""  # projects/P/serviceAccounts/EMAIL: whom the build's own calls speak for
 
 
 class CloudBuild:
@@ -505,8 +502,12 @@ class CloudBuild:
     def create(self, req: Request, project: str, location: str) -> dict[str, Any]:
         parsed = protos.parse(cloudbuild_v1.Build, req.body, field="build")
         build = protos.to_json(parsed)
-        _check(req, "cloudbuild.builds.create", f"projects/{project}/locations/{location}")
+        self.emulator.authorize(req, "cloudbuild.builds.create", f"projects/{project}/locations/{location}")
         doc = self._prepare(project, location, build)
+        # The submitter must be allowed to act as the account the build runs as, the default one included
+        # (https://cloud.google.com/build/docs/cloud-build-service-account-updates).
+        self.emulator.authorize(req, "iam.serviceAccounts.actAs", doc["serviceAccount"])
+        self._check_log_writes(doc, build)
         build_id = doc["id"]
         if location == "global":
             # The global endpoint names its operations this way (operations/build/{project}/{base64 build id}).
@@ -520,6 +521,55 @@ class CloudBuild:
         self.emulator.start_operation(operation, metadata, lambda handle: self._work(build_id, handle))
         # Answer the operation as created (not done), whatever the background work has reached meanwhile.
         return {"name": operation, "metadata": metadata, "done": False}
+
+    def _as_build_account(self, doc: dict[str, Any]) -> Request:
+        """A request made by the build itself: pushes, source reads and log writes speak for its service account
+        (in the strict world; the open world allows everything)."""
+        return iam.as_caller(f"serviceAccount:{str(doc['serviceAccount']).rsplit('/', 1)[-1]}")
+
+    def _check_log_writes(self, doc: dict[str, Any], build: dict[str, Any]) -> None:
+        """A build that logs to a bucket of the user's needs its account to write there, or Cloud Build refuses it
+        at create; one that logs to Cloud Logging without logging.logEntries.create loses its logs, with a warning."""
+        logging_mode = doc.get("options", {}).get("logging", "LOGGING_UNSPECIFIED")
+        account = self._as_build_account(doc)
+        if build.get("logsBucket") and logging_mode not in ("CLOUD_LOGGING_ONLY", "NONE"):
+            bucket, _ = storage.parse_gs_url(build["logsBucket"])
+            try:
+                self.emulator.authorize(account, "storage.objects.create", f"projects/_/buckets/{bucket}/objects/log")
+            except ApiError as exc:
+                raise invalid_argument(
+                    f'invalid bucket "{bucket}"; builder service account does not have access to the bucket',
+                    field="build.logs_bucket",
+                ) from exc
+        if logging_mode == "CLOUD_LOGGING_ONLY":
+            try:
+                self.emulator.authorize(account, "logging.logEntries.create", f"projects/{doc['projectId']}")
+            except ApiError:
+                email = account.caller.split(":", 1)[1]
+                # Unconfirmed wording, as the Cloud Build console words the warning.
+                doc.setdefault("warnings", []).append(
+                    {
+                        "text": f"The service account running this build ({email}) does not have permission to "
+                        "write logs to Cloud Logging. To fix this, grant the Logs Writer (roles/logging.logWriter) "
+                        "role to the service account.",
+                        "priority": "WARNING",
+                    }
+                )
+
+    def _authorize_push(self, run: _Run, ref: artifactregistry.ImageRef) -> None:
+        """A push speaks for the build's account and fails in docker's words when it may not upload."""
+        account = iam.as_caller(f"serviceAccount:{run.service_account.rsplit('/', 1)[-1]}")
+        permission = "artifactregistry.repositories.uploadArtifacts"
+        try:
+            self.emulator.authorize(account, permission, ref.repository_name)
+        except ApiError as exc:
+            if exc.status != "PERMISSION_DENIED" or "SERVICE_DISABLED" in json.dumps(exc.details):
+                raise
+            # What the registry answers a docker push it refuses.
+            raise ApiError(
+                "PERMISSION_DENIED",
+                f'denied: Permission "{permission}" denied on resource "{ref.repository_name}" (or it may not exist)',
+            ) from exc
 
     def _prepare(self, project: str, location: str, build: dict[str, Any]) -> dict[str, Any]:
         """Validate a Build request the way Cloud Build does and fill in what the service sets."""
@@ -639,6 +689,7 @@ class CloudBuild:
             workspace=workspace,
             deadline=time.monotonic() + (_parse_duration(doc["timeout"], "timeout") or MAX_TIMEOUT_S),
             cancel=cancel,
+            service_account=doc["serviceAccount"],
         )
         with self._runs_lock:
             self._runs[build_id] = run
@@ -781,6 +832,12 @@ class CloudBuild:
         url = f"gs://{resolved['bucket']}/{resolved['object']}#{resolved['generation']}"
         run.log.line(f"Fetching storage object: {url}")
         try:
+            # The build reads its source as its own service account.
+            self.emulator.authorize(
+                self._as_build_account(doc),
+                "storage.objects.get",
+                f"projects/_/buckets/{resolved['bucket']}/objects/{resolved['object']}",
+            )
             path = storage.read_object_path(self.emulator, resolved["bucket"], resolved["object"])
             size = path.stat().st_size
             run.log.line(f"Copying {url}...")
@@ -911,14 +968,14 @@ class CloudBuild:
             run.log.line(f"{label}: An image does not exist locally with the tag: {image}")
             return 1
         try:
-            digest = self._record_built(image, local_id)
+            digest = self._record_built(run, image, local_id)
         except ApiError as exc:
             run.log.line(f"{label}: {exc.message}")
             return 1
         run.log.line(f"{label}: {image}: digest: {digest} size: {engine.image_size(image)}")
         return 0
 
-    def _record_built(self, image: str, local_id: str) -> str:
+    def _record_built(self, run: _Run, image: str, local_id: str) -> str:
         engine = self.emulator.engine
         assert engine is not None
         ref = artifactregistry.parse_image_ref(image)
@@ -927,6 +984,7 @@ class CloudBuild:
                 f'cannot push "{image}": the emulator pushes only to Artifact Registry (LOCATION-docker.pkg.dev/...) '
                 "and gcr.io"
             )
+        self._authorize_push(run, ref)
         tags = [] if ref.digest else [ref.tag or "latest"]
         artifactregistry.record_image(
             self.emulator,
@@ -961,6 +1019,7 @@ class CloudBuild:
                 f'cannot push "{image}": the emulator pushes only to Artifact Registry (LOCATION-docker.pkg.dev/...) '
                 "and gcr.io"
             )
+        self._authorize_push(run, ref)
         digest = ref.digest or self._placeholder_digest(run, image)
         tags = [] if ref.digest else [ref.tag or "latest"]
         artifactregistry.record_image(
@@ -993,7 +1052,7 @@ class CloudBuild:
                 else:
                     local_id = engine.image_id(image)
                     assert local_id is not None
-                    digest = self._record_built(image, local_id)
+                    digest = self._record_built(run, image, local_id)
                     size = engine.image_size(image)
             except ApiError as exc:
                 run.log.line(exc.message)
@@ -1016,7 +1075,7 @@ class CloudBuild:
     # -- other calls ------------------------------------------------------------------------------------------------
     def cancel(self, req: Request, project: str, location: str, build_id: str) -> dict[str, Any]:
         doc = self._get_scoped(project, location, build_id)
-        _check(req, "cloudbuild.builds.update", doc["name"])
+        self.emulator.authorize(req, "cloudbuild.builds.update", doc["name"])
         if doc["status"] in TERMINAL:
             # Cancelling a finished build is a 400 (the Cloud Build team's word in knative/build#54).
             raise failed_precondition(f"Build {build_id} has already finished with status {doc['status']}")
@@ -1044,11 +1103,11 @@ class CloudBuild:
 
     def get(self, req: Request, project: str, location: str, build_id: str) -> dict[str, Any]:
         doc = self._get_scoped(project, location, build_id)
-        _check(req, "cloudbuild.builds.get", doc["name"])
+        self.emulator.authorize(req, "cloudbuild.builds.get", doc["name"])
         return _public(doc)
 
     def list_builds(self, req: Request, project: str, location: str) -> dict[str, Any]:
-        _check(req, "cloudbuild.builds.list", f"projects/{project}/locations/{location}")
+        self.emulator.authorize(req, "cloudbuild.builds.list", f"projects/{project}/locations/{location}")
         predicate = _parse_filter(req.param("filter") or "")
         with self.emulator.state.lock:
             docs = [

@@ -318,7 +318,13 @@ class Emulator:
 
 
 def paginate(
-    items: list[dict[str, Any]], req: Request, *, key: str, default: int = 0, maximum: int | None = None
+    items: list[Any],
+    req: Request,
+    *,
+    key: str,
+    default: int = 0,
+    maximum: int | None = None,
+    size_param: str = "pageSize",
 ) -> dict[str, Any]:
     """A list response: ``{key: page, "nextPageToken": …}`` with Google's conventions.
 
@@ -326,7 +332,7 @@ def paginate(
     opaque to clients (an offset here); an empty page omits ``key``, as the REST JSON of an empty repeated field does.
     """
     token = req.param("pageToken") or ""
-    raw_size = req.param("pageSize") or "0"
+    raw_size = req.param(size_param) or "0"
     try:
         start = int(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()) if token else 0
     except (ValueError, UnicodeDecodeError) as exc:

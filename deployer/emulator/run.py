@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from deployer.emulator import iam
 from deployer.emulator.core import Emulator, OperationHandle, Request, Response, paginate
 from deployer.emulator.errors import ApiError, already_exists, invalid_argument, not_found
 from deployer.emulator.protos import merge_json, parse, to_json
@@ -995,6 +996,9 @@ class CloudRun:
         service_id = req.param("serviceId") or ""
         check_service_id(service_id, "CreateServiceRequest")
         spec = to_json(parse(run_v2.Service, req.body, field="service"))
+        self.emulator.authorize(
+            req, "run.services.create", f"projects/{project}/locations/{location}/services/{service_id}"
+        )
         return self._create(req, project, location, service_id, spec, "CreateServiceRequest")
 
     def _create(
@@ -1002,6 +1006,7 @@ class CloudRun:
     ) -> dict[str, Any]:
         number = self.emulator.project_number(project)
         desired = normalize_service(spec, f"{request}.service", service_id=service_id, project_number=number)
+        self._authorize_act_as(req, project, desired)
         name = f"projects/{project}/locations/{location}/services/{service_id}"
         now = _now()
         who = _caller_email(req.caller)
@@ -1040,6 +1045,12 @@ class CloudRun:
             self._store_revision(self._revision_doc(doc, revision_id, now))
         return self._start(project, location, doc, doc["latestCreatedRevision"])
 
+    def _authorize_act_as(self, req: Request, project: str, desired: dict[str, Any]) -> None:
+        """Deploying a revision that runs as a service account (the Compute Engine default one when none is named)
+        needs iam.serviceAccounts.actAs on it (https://cloud.google.com/run/docs/securing/service-identity)."""
+        account = desired["template"]["serviceAccount"]
+        self.emulator.authorize(req, "iam.serviceAccounts.actAs", f"projects/{project}/serviceAccounts/{account}")
+
     def _start(self, project: str, location: str, doc: dict[str, Any], new_revision: str | None) -> dict[str, Any]:
         name, uid, generation = doc["name"], doc["uid"], int(doc["generation"])
 
@@ -1052,10 +1063,12 @@ class CloudRun:
 
     def get_service(self, req: Request, project: str, location: str, service: str) -> dict[str, Any]:
         _check_query(req, set())
+        self.emulator.authorize(req, "run.services.get", f"projects/{project}/locations/{location}/services/{service}")
         return self._service_doc(project, location, service)
 
     def list_services(self, req: Request, project: str, location: str) -> dict[str, Any]:
         _check_query(req, {"pageSize", "pageToken", "showDeleted"})
+        self.emulator.authorize(req, "run.services.list", f"projects/{project}/locations/{location}")
         prefix = f"projects/{project}/locations/{location}/services/"
         with self.emulator.state.lock:
             docs = [
@@ -1074,6 +1087,10 @@ class CloudRun:
         name = f"projects/{project}/locations/{location}/services/{service}"
         with self.emulator.state.lock:
             exists = name in self._table(SERVICES)
+        # An upsert of a missing service creates it: that takes run.services.create.
+        self.emulator.authorize(
+            req, "run.services.update" if exists or not req.flag("allowMissing") else "run.services.create", name
+        )
         if not exists:
             if not req.flag("allowMissing"):
                 raise _service_missing(project, location, service)
@@ -1095,6 +1112,7 @@ class CloudRun:
                 )
             merged = _apply_mask(desired_state(current), desired_state(spec), req.param("updateMask"))
             desired = normalize_service(merged, f"{request}.service", service_id=service, project_number=number)
+            self._authorize_act_as(req, project, desired)
             if req.flag("validateOnly"):
                 preview = {**{k: v for k, v in current.items() if k in _OUTPUT_ONLY}, **desired}
                 return _done_operation(self._operation_name(project, location), SERVICE_TYPE, preview)
@@ -1147,6 +1165,7 @@ class CloudRun:
     def delete_service(self, req: Request, project: str, location: str, service: str) -> dict[str, Any]:
         _check_query(req, {"validateOnly", "etag"})
         name = f"projects/{project}/locations/{location}/services/{service}"
+        self.emulator.authorize(req, "run.services.delete", name)
         with self.emulator.mutation():
             doc = copy.deepcopy(self._table(SERVICES).get(name))
             if doc is None:
@@ -1376,6 +1395,9 @@ class CloudRun:
     # -- revisions ---------------------------------------------------------------------------------------------
     def list_revisions(self, req: Request, project: str, location: str, service: str) -> dict[str, Any]:
         _check_query(req, {"pageSize", "pageToken", "showDeleted"})
+        self.emulator.authorize(
+            req, "run.revisions.list", f"projects/{project}/locations/{location}/services/{service}"
+        )
         self._service_doc(project, location, service)
         prefix = f"projects/{project}/locations/{location}/services/{service}/revisions/"
         with self.emulator.state.lock:
@@ -1386,6 +1408,7 @@ class CloudRun:
     def get_revision(self, req: Request, project: str, location: str, service: str, revision: str) -> dict[str, Any]:
         _check_query(req, set())
         name = f"projects/{project}/locations/{location}/services/{service}/revisions/{revision}"
+        self.emulator.authorize(req, "run.revisions.get", name)
         with self.emulator.state.lock:
             doc = self._table(REVISIONS).get(name)
             if doc is None:
@@ -1396,6 +1419,7 @@ class CloudRun:
         _check_query(req, {"validateOnly", "etag"})
         service_name = f"projects/{project}/locations/{location}/services/{service}"
         name = f"{service_name}/revisions/{revision}"
+        self.emulator.authorize(req, "run.revisions.delete", name)
         with self.emulator.mutation():
             doc = copy.deepcopy(self._table(REVISIONS).get(name))
             if doc is None:
@@ -1448,10 +1472,14 @@ class CloudRun:
 
     def get_operation(self, req: Request, project: str, location: str, operation: str) -> dict[str, Any]:
         _check_query(req, set())
+        name = f"projects/{project}/locations/{location}/operations/{operation}"
+        self.emulator.authorize(req, "run.operations.get", name)
         return self._run_operation(project, location, operation)
 
     def wait_operation(self, req: Request, project: str, location: str, operation: str) -> dict[str, Any]:
         _check_query(req, set())
+        name = f"projects/{project}/locations/{location}/operations/{operation}"
+        self.emulator.authorize(req, "run.operations.get", name)
         self._run_operation(project, location, operation)
         body = req.json()
         timeout = body.get("timeout")
@@ -1472,6 +1500,7 @@ class CloudRun:
 
     def list_operations(self, req: Request, project: str, location: str) -> dict[str, Any]:
         _check_query(req, {"filter", "pageSize", "pageToken", "returnPartialSuccess"})
+        self.emulator.authorize(req, "run.operations.list", f"projects/{project}/locations/{location}")
         prefix = f"projects/{project}/locations/{location}/operations/"
         with self.emulator.state.lock:
             operations = [
@@ -1484,6 +1513,8 @@ class CloudRun:
 
     def delete_operation(self, req: Request, project: str, location: str, operation: str) -> dict[str, Any]:
         _check_query(req, set())
+        name = f"projects/{project}/locations/{location}/operations/{operation}"
+        self.emulator.authorize(req, "run.operations.delete", name)
         self._run_operation(project, location, operation)
         with self.emulator.mutation():
             self._table("operations").pop(f"projects/{project}/locations/{location}/operations/{operation}", None)
@@ -1495,6 +1526,9 @@ class CloudRun:
         version = req.param("options.requestedPolicyVersion", "0") or "0"
         if version not in ("0", "1", "3"):
             raise invalid_argument(f"Invalid requested policy version: {version}. Valid values are 0, 1 and 3.")
+        self.emulator.authorize(
+            req, "run.services.getIamPolicy", f"projects/{project}/locations/{location}/services/{service}"
+        )
         doc = self._service_doc(project, location, service)
         with self.emulator.state.lock:
             policy = self._table(POLICIES).get(doc["name"])
@@ -1509,6 +1543,9 @@ class CloudRun:
         _parse_pb(req.body, request, "policy")
         policy = json_format.MessageToDict(request.policy)
         bindings = _normalize_bindings(policy.get("bindings", []))
+        self.emulator.authorize(
+            req, "run.services.setIamPolicy", f"projects/{project}/locations/{location}/services/{service}"
+        )
         name = self._service_doc(project, location, service)["name"]
         with self.emulator.mutation():
             current = self._table(POLICIES).get(name) or {"version": 1, "etag": _EMPTY_POLICY_ETAG}
@@ -1535,6 +1572,14 @@ class CloudRun:
             if "*" in permission:
                 # IAM rejects wildcards in permission checks.
                 raise invalid_argument(f"Permissions ('{permission}') with wildcards (*) are not allowed.")
+        if self.emulator.enforcer is not None:
+            held = iam.permissions_held(
+                self.emulator,
+                req,
+                list(request.permissions),
+                f"projects/{project}/locations/{location}/services/{service}",
+            )
+            return {"permissions": held} if held else {}
         # The open world makes the caller the project's owner: every Cloud Run permission on the service is held.
         held = [p for p in request.permissions if _RUN_PERMISSION_RE.fullmatch(p)]
         return {"permissions": held} if held else {}

@@ -31,7 +31,12 @@ _FAULT_STATUS = {
 }
 
 
-def build_emulator(*, state_dir: Path | None, engine: Engine | None, world: str = "open") -> Emulator:
+def build_emulator(
+    *, state_dir: Path | None, engine: Engine | None, world: str = "open", scenario: dict[str, Any] | None = None
+) -> Emulator:
+    """The emulator with every surface; a scenario (world.load_scenario) seeds a strict world."""
+    if scenario is not None:
+        world = "strict"
     if state_dir is not None:
         state_dir.mkdir(parents=True, exist_ok=True)
         blob_dir = state_dir / "blobs"
@@ -41,10 +46,22 @@ def build_emulator(*, state_dir: Path | None, engine: Engine | None, world: str 
     emulator = Emulator(state_dir=state_dir, blob_dir=blob_dir, engine=engine, world=world)
     _register_admin(emulator)
     # Imported here so that each surface's client-library types load once, when the server is built.
-    from deployer.emulator import artifactregistry, cloudbuild, run, storage
+    from deployer.emulator import (
+        artifactregistry,
+        billing,
+        cloudbuild,
+        compute,
+        iam,
+        resourcemanager,
+        run,
+        serviceusage,
+        storage,
+    )
+    from deployer.emulator import world as world_model
 
-    for surface in (storage, cloudbuild, artifactregistry, run):
+    for surface in (storage, cloudbuild, artifactregistry, run, compute, resourcemanager, billing, serviceusage, iam):
         surface.register(emulator)
+    world_model.install(emulator, scenario)
     return emulator
 
 
@@ -185,13 +202,15 @@ def serve(
     port: int = 0,
     state_dir: Path | None = None,
     world: str = "open",
+    scenario: dict[str, Any] | None = None,
     ready_file: Path | None = None,
     verbose: bool = False,
     announce: bool = True,
 ) -> None:
     """Run the emulator until interrupted; write its URL to ``ready_file`` once it accepts connections."""
     engine = detect_engine()
-    emulator = build_emulator(state_dir=state_dir, engine=engine, world=world)
+    emulator = build_emulator(state_dir=state_dir, engine=engine, world=world, scenario=scenario)
+    world = emulator.world
     server = _Server((host, port), emulator, verbose=verbose)
     emulator.base_url = f"http://{host}:{server.server_address[1]}"
     if announce:

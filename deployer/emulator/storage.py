@@ -241,10 +241,6 @@ def _required(parameter: str) -> StorageError:
     return StorageError(400, "required", f"Required parameter: {parameter}", location=parameter)
 
 
-def _check(req: Request | None, permission: str, resource: str) -> None:
-    """The one place per request where an IAM check belongs (open world: everyone may do everything)."""
-
-
 # -- small helpers -------------------------------------------------------------------------------------------------
 def _now() -> str:
     # The JSON API answers RFC 3339 with milliseconds, e.g. "2024-05-01T12:00:00.123Z".
@@ -776,7 +772,7 @@ def register(emulator: Emulator) -> None:
         storage_class = str(body.get("storageClass") or "STANDARD").upper()
         if storage_class not in _STORAGE_CLASSES:
             raise StorageError(400, "invalid", f"Invalid argument: storageClass {storage_class!r} is not valid.")
-        _check(req, "storage.buckets.create", f"projects/{project}")
+        emulator.authorize(req, "storage.buckets.create", f"projects/{project}")
         with emulator.mutation():
             buckets = emulator.state.table(BUCKETS)
             existing = buckets.get(name)
@@ -802,7 +798,7 @@ def register(emulator: Emulator) -> None:
         project = req.param("project")
         if not project:
             raise _required("project")
-        _check(req, "storage.buckets.list", f"projects/{project}")
+        emulator.authorize(req, "storage.buckets.list", f"projects/{project}")
         number = _project_number(emulator, project)
         prefix = req.param("prefix") or ""
         max_results = _int_param(req, "maxResults") or 1000
@@ -820,7 +816,7 @@ def register(emulator: Emulator) -> None:
         return out
 
     def get_bucket(req: Request, bucket: str) -> dict[str, Any]:
-        _check(req, "storage.buckets.get", f"projects/_/buckets/{bucket}")
+        emulator.authorize(req, "storage.buckets.get", f"projects/_/buckets/{bucket}")
         with emulator.state.lock:
             doc = emulator.state.table(BUCKETS).get(bucket)
             if doc is None:
@@ -830,7 +826,7 @@ def register(emulator: Emulator) -> None:
     def patch_bucket(req: Request, bucket: str) -> dict[str, Any]:
         body = _json_body(req)
         _check_fields(body, _BUCKET_FIELDS, "resource")
-        _check(req, "storage.buckets.update", f"projects/_/buckets/{bucket}")
+        emulator.authorize(req, "storage.buckets.update", f"projects/_/buckets/{bucket}")
         with emulator.mutation():
             doc = emulator.state.table(BUCKETS).get(bucket)
             if doc is None:
@@ -850,7 +846,7 @@ def register(emulator: Emulator) -> None:
             return _present_bucket(emulator, doc)
 
     def delete_bucket(req: Request, bucket: str) -> Response:
-        _check(req, "storage.buckets.delete", f"projects/_/buckets/{bucket}")
+        emulator.authorize(req, "storage.buckets.delete", f"projects/_/buckets/{bucket}")
         with emulator.mutation():
             buckets = emulator.state.table(BUCKETS)
             if bucket not in buckets:
@@ -863,7 +859,7 @@ def register(emulator: Emulator) -> None:
 
     # -- objects --
     def list_objects(req: Request, bucket: str) -> dict[str, Any]:
-        _check(req, "storage.objects.list", f"projects/_/buckets/{bucket}")
+        emulator.authorize(req, "storage.objects.list", f"projects/_/buckets/{bucket}")
         prefix = req.param("prefix") or ""
         delimiter = req.param("delimiter") or ""
         start_offset = req.param("startOffset") or ""
@@ -923,7 +919,7 @@ def register(emulator: Emulator) -> None:
         return out
 
     def get_object_route(req: Request, bucket: str, object: str) -> Response | dict[str, Any]:
-        _check(req, "storage.objects.get", f"projects/_/buckets/{bucket}/objects/{object}")
+        emulator.authorize(req, "storage.objects.get", f"projects/_/buckets/{bucket}/objects/{object}")
         if req.param("alt") == "media":
             return _media_response(emulator, req, bucket, object)
         generation = _int_param(req, "generation")
@@ -942,12 +938,12 @@ def register(emulator: Emulator) -> None:
             return _present_object(emulator, doc)
 
     def download(req: Request, bucket: str, object: str) -> Response:
-        _check(req, "storage.objects.get", f"projects/_/buckets/{bucket}/objects/{object}")
+        emulator.authorize(req, "storage.objects.get", f"projects/_/buckets/{bucket}/objects/{object}")
         return _media_response(emulator, req, bucket, object)
 
     def patch_object(req: Request, bucket: str, object: str) -> dict[str, Any]:
         body = _object_metadata(_json_body(req))
-        _check(req, "storage.objects.update", f"projects/_/buckets/{bucket}/objects/{object}")
+        emulator.authorize(req, "storage.objects.update", f"projects/_/buckets/{bucket}/objects/{object}")
         with emulator.mutation():
             if bucket not in emulator.state.table(BUCKETS):
                 raise _bucket_not_found()
@@ -979,7 +975,7 @@ def register(emulator: Emulator) -> None:
             return _present_object(emulator, doc)
 
     def delete_object(req: Request, bucket: str, object: str) -> Response:
-        _check(req, "storage.objects.delete", f"projects/_/buckets/{bucket}/objects/{object}")
+        emulator.authorize(req, "storage.objects.delete", f"projects/_/buckets/{bucket}/objects/{object}")
         generation = _int_param(req, "generation")
         with emulator.mutation():
             if bucket not in emulator.state.table(BUCKETS):
@@ -1011,7 +1007,7 @@ def register(emulator: Emulator) -> None:
         if upload_type == "media":
             name = _validate_object_name(req.param("name"))
             metadata = {"contentType": req.headers.get("content-type") or "application/octet-stream"}
-            _check(req, "storage.objects.create", f"projects/_/buckets/{bucket}/objects/{name}")
+            emulator.authorize(req, "storage.objects.create", f"projects/_/buckets/{bucket}/objects/{name}")
             tmp = _tmp_file(emulator)
             tmp.write_bytes(req.body)
             return Response.json(
@@ -1032,7 +1028,7 @@ def register(emulator: Emulator) -> None:
             name = _validate_object_name(metadata.get("name") or req.param("name"))
             if not metadata.get("contentType"):
                 metadata["contentType"] = media_headers.get("content-type") or "application/octet-stream"
-            _check(req, "storage.objects.create", f"projects/_/buckets/{bucket}/objects/{name}")
+            emulator.authorize(req, "storage.objects.create", f"projects/_/buckets/{bucket}/objects/{name}")
             tmp = _tmp_file(emulator)
             tmp.write_bytes(media)
             return Response.json(
@@ -1048,7 +1044,7 @@ def register(emulator: Emulator) -> None:
         if not metadata.get("contentType"):
             metadata["contentType"] = req.headers.get("x-upload-content-type") or "application/octet-stream"
         total_header = req.headers.get("x-upload-content-length")
-        _check(req, "storage.objects.create", f"projects/_/buckets/{bucket}/objects/{name}")
+        emulator.authorize(req, "storage.objects.create", f"projects/_/buckets/{bucket}/objects/{name}")
         upload_id = base64.urlsafe_b64encode(uuid.uuid4().bytes + uuid.uuid4().bytes).decode().rstrip("=")
         session = {
             "bucket": bucket,

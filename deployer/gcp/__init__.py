@@ -8,9 +8,15 @@ from __future__ import annotations
 from functools import cached_property
 
 from deployer.gcp.artifactregistry import ArtifactRegistryAdapter
+from deployer.gcp.billing import BillingAdapter
+from deployer.gcp.budgets import BudgetsAdapter
 from deployer.gcp.clients import Clients, Target
 from deployer.gcp.cloudbuild import CloudBuildAdapter
+from deployer.gcp.compute import ComputeAdapter
+from deployer.gcp.iam import IamAdapter
+from deployer.gcp.resourcemanager import ResourceManagerAdapter
 from deployer.gcp.run import CloudRunAdapter
+from deployer.gcp.serviceusage import ServiceUsageAdapter
 from deployer.gcp.storage import StorageAdapter
 
 
@@ -38,6 +44,30 @@ class GoogleCloud:
     @cached_property
     def run(self) -> CloudRunAdapter:
         return CloudRunAdapter(self.clients)
+
+    @cached_property
+    def compute(self) -> ComputeAdapter:
+        return ComputeAdapter(self.clients)
+
+    @cached_property
+    def resource_manager(self) -> ResourceManagerAdapter:
+        return ResourceManagerAdapter(self.clients)
+
+    @cached_property
+    def billing(self) -> BillingAdapter:
+        return BillingAdapter(self.clients)
+
+    @cached_property
+    def service_usage(self) -> ServiceUsageAdapter:
+        return ServiceUsageAdapter(self.clients)
+
+    @cached_property
+    def iam(self) -> IamAdapter:
+        return IamAdapter(self.clients)
+
+    @cached_property
+    def budgets(self) -> BudgetsAdapter:
+        return BudgetsAdapter(self.clients)
 
 
 __all__ = ["GoogleCloud", "Target"]

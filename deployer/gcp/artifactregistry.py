@@ -63,3 +63,31 @@ class ArtifactRegistryAdapter:
                 return None
         version: str = found.version
         return version.rsplit("/", 1)[-1] if version else None
+
+    def cleanup_policies(self, project: str, location: str, repository: str) -> dict[str, Any] | None:
+        """The repository's ``cleanupPolicies`` as REST JSON (by policy id), or None when it does not exist."""
+        from google.api_core import exceptions as gexc
+        from google.protobuf import json_format
+
+        name = f"projects/{project}/locations/{location}/repositories/{repository}"
+        with google_call(f"looking up Artifact Registry repository {repository}", project=project):
+            try:
+                repo = self._clients.artifact_registry.get_repository(name=name)
+            except gexc.NotFound:
+                return None
+        doc = json_format.MessageToDict(type(repo).pb(repo))
+        return dict(doc.get("cleanupPolicies") or {})
+
+    def set_cleanup_policies(self, project: str, location: str, repository: str, policies: dict[str, Any]) -> None:
+        """Replace the repository's cleanup policies (update mask ``cleanup_policies``)."""
+        from google.cloud import artifactregistry_v1
+        from google.protobuf import field_mask_pb2
+
+        name = f"projects/{project}/locations/{location}/repositories/{repository}"
+        repo = artifactregistry_v1.Repository.from_json(
+            json.dumps({"name": name, "cleanupPolicies": policies}), ignore_unknown_fields=False
+        )
+        with google_call(f"updating the cleanup policies of repository {repository}", project=project):
+            self._clients.artifact_registry.update_repository(
+                repository=repo, update_mask=field_mask_pb2.FieldMask(paths=["cleanup_policies"])
+            )

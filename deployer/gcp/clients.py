@@ -48,6 +48,7 @@ class Clients:
 
     def __init__(self, target: Target) -> None:
         self.target = target
+        self._compute: dict[str, Any] = {}
 
     @cached_property
     def credentials(self) -> Any:
@@ -68,6 +69,23 @@ class Clients:
                 "with Workload Identity Federation (see `deployer bootstrap --github`)",
             ) from exc
         return credentials
+
+    def caller(self) -> str | None:
+        """Who the credentials speak for, as an IAM member (``user:…`` or ``serviceAccount:…``); None if unknown.
+
+        Only identities are read from the credentials, never a token.
+        """
+        if self.target.emulator_url:
+            return self.target.caller
+        credentials = self.credentials
+        email = getattr(credentials, "service_account_email", None)
+        if isinstance(email, str) and "@" in email:
+            return f"serviceAccount:{email}"
+        account = getattr(credentials, "account", None)
+        if isinstance(account, str) and "@" in account:
+            kind = "serviceAccount" if account.endswith(".gserviceaccount.com") else "user"
+            return f"{kind}:{account}"
+        return None
 
     def _options(self) -> dict[str, Any]:
         from google.api_core.gapic_v1.client_info import ClientInfo
@@ -105,6 +123,54 @@ class Clients:
         from google.cloud import run_v2
 
         return run_v2.RevisionsClient(**self._options())
+
+    @cached_property
+    def resource_manager(self) -> Any:
+        from google.cloud import resourcemanager_v3
+
+        return resourcemanager_v3.ProjectsClient(**self._options())
+
+    @cached_property
+    def billing(self) -> Any:
+        from google.cloud import billing_v1
+
+        return billing_v1.CloudBillingClient(**self._options())
+
+    @cached_property
+    def service_usage(self) -> Any:
+        from google.cloud import service_usage_v1
+
+        return service_usage_v1.ServiceUsageClient(**self._options())
+
+    @cached_property
+    def budgets(self) -> Any:
+        from google.cloud.billing import budgets_v1
+
+        return budgets_v1.BudgetServiceClient(**self._options())
+
+    def api_root(self, host: str) -> str:
+        """Where plain REST calls to ``host`` (e.g. ``iam.googleapis.com``) go: Google, or the emulator."""
+        return self.target.emulator_url or f"https://{host}"
+
+    @cached_property
+    def session(self) -> Any:
+        """An authorized requests session, for the APIs no REST-capable google-cloud library covers (IAM v1)."""
+        from google.auth.transport.requests import AuthorizedSession
+
+        session = AuthorizedSession(self.credentials)  # type: ignore[no-untyped-call]
+        session.headers["User-Agent"] = f"deployer/{__version__}"
+        return session
+
+    def compute(self, client: str) -> Any:
+        """A Compute Engine client by its class name, e.g. "InstancesClient" or "ZoneOperationsClient".
+
+        compute_v1 takes about 2 s to import, so only the commands that reach Compute Engine import it.
+        """
+        if client not in self._compute:
+            from google.cloud import compute_v1
+
+            self._compute[client] = getattr(compute_v1, client)(**self._options())
+        return self._compute[client]
 
     def storage(self, project: str) -> Any:
         from google.api_core.client_info import ClientInfo

@@ -41,7 +41,77 @@ ROLE_FOR_PERMISSION: dict[str, str] = {
     "iam.serviceAccounts.actAs": "roles/iam.serviceAccountUser",
     "serviceusage.services.enable": "roles/serviceusage.serviceUsageAdmin",
     "serviceusage.services.use": "roles/serviceusage.serviceUsageConsumer",
+    "serviceusage.services.list": "roles/serviceusage.serviceUsageViewer",
+    "run.jobs.create": "roles/run.developer",
+    "run.jobs.run": "roles/run.developer",
+    "compute.instances.create": "roles/compute.instanceAdmin.v1",
+    "compute.instances.setMetadata": "roles/compute.instanceAdmin.v1",
+    "compute.disks.create": "roles/compute.instanceAdmin.v1",
+    "compute.subnetworks.use": "roles/compute.instanceAdmin.v1",
+    "compute.subnetworks.useExternalIp": "roles/compute.instanceAdmin.v1",
+    "logging.logEntries.create": "roles/logging.logWriter",
+    "resourcemanager.projects.create": "roles/resourcemanager.projectCreator",
+    "resourcemanager.projects.get": "roles/browser",
+    "resourcemanager.projects.getIamPolicy": "roles/iam.securityReviewer",
+    "resourcemanager.projects.setIamPolicy": "roles/resourcemanager.projectIamAdmin",
+    "resourcemanager.projects.createBillingAssignment": "roles/billing.projectManager",
+    "billing.resourceAssociations.create": "roles/billing.user",
+    "billing.accounts.get": "roles/billing.viewer",
+    "billing.budgets.create": "roles/billing.costsManager",
+    "billing.budgets.list": "roles/billing.costsManager",
+    "iam.serviceAccounts.create": "roles/iam.serviceAccountCreator",
+    "iam.serviceAccounts.get": "roles/iam.serviceAccountViewer",
+    "iam.serviceAccounts.getIamPolicy": "roles/iam.serviceAccountAdmin",
+    "iam.serviceAccounts.setIamPolicy": "roles/iam.serviceAccountAdmin",
+    # Workload Identity Federation's permissions carry the service name (roles-permissions/iam).
+    "iam.googleapis.com/workloadIdentityPools.create": "roles/iam.workloadIdentityPoolAdmin",
+    "iam.googleapis.com/workloadIdentityPools.get": "roles/iam.workloadIdentityPoolViewer",
+    "iam.googleapis.com/workloadIdentityPools.undelete": "roles/iam.workloadIdentityPoolAdmin",
+    "iam.googleapis.com/workloadIdentityPoolProviders.create": "roles/iam.workloadIdentityPoolAdmin",
+    "iam.googleapis.com/workloadIdentityPoolProviders.update": "roles/iam.workloadIdentityPoolAdmin",
+    "artifactregistry.repositories.update": "roles/artifactregistry.admin",
 }
+
+# How to ask for a higher billing quota (number of projects a billing account may pay for):
+# https://cloud.google.com/billing/docs/how-to/modify-project#billing_quota_increase
+BILLING_QUOTA_INCREASE_URL = "https://support.google.com/code/contact/billing_quota_increase"
+
+
+class PolicyConflict(DeployerError):
+    """An IAM policy write Google refused because the policy changed since it was read (409 ABORTED on the etag),
+    or because a just-created service account it names is not visible yet: read, modify and write again."""
+
+
+@contextmanager
+def policy_conflicts(action: str) -> Iterator[None]:
+    """Turn the failures of an IAM policy write that a fresh read-modify-write cures into PolicyConflict.
+
+    A stale etag answers 409 ABORTED ("There were concurrent policy changes...",
+    https://cloud.google.com/iam/docs/policies#etag); a service account created seconds ago may not be visible to
+    IAM yet and answers 400 "Service account ... does not exist" (https://cloud.google.com/iam/docs/
+    service-accounts-create#creating: "it might take up to 60 seconds").
+    """
+    from google.api_core import exceptions as gexc
+
+    try:
+        yield
+    except (gexc.Aborted, gexc.Conflict) as exc:
+        raise PolicyConflict(f"{action}: the policy changed since it was read ({exc.message})") from exc
+    except (gexc.BadRequest, gexc.NotFound) as exc:
+        if "does not exist" in (exc.message or "") and "serviceaccount" in (exc.message or "").lower().replace(" ", ""):
+            raise PolicyConflict(f"{action}: a service account it names is not visible yet ({exc.message})") from exc
+        raise
+
+
+def billing_limit_error(project: str, account: str) -> DeployerError:
+    """Google's bare "Precondition check failed." on linking billing, in words: the account's project quota is used."""
+    return DeployerError(
+        f'cannot link billing account {account} to {project}: Google answered "Precondition check failed", which '
+        "means the billing account already pays for as many projects as it may (new accounts get only a few)",
+        f"unlink a project you no longer need (gcloud billing projects unlink OLD_PROJECT), use another billing "
+        f"account (--billing-account), or ask for a higher limit: {BILLING_QUOTA_INCREASE_URL}",
+    )
+
 
 _PERMISSION_IN_MESSAGE = re.compile(r"[Pp]ermission '?([a-z]+\.[a-zA-Z]+\.[a-zA-Z]+)'?")
 
@@ -78,6 +148,12 @@ def translate(exc: Exception, *, action: str, project: str | None = None) -> Dep
             f"{action} failed: billing is not enabled{where}",
             f"link a billing account: gcloud billing projects link {target} --billing-account ACCOUNT_ID",
         )
+    if (
+        isinstance(exc, gexc.FailedPrecondition | gexc.BadRequest)
+        and "precondition check failed" in message.lower()
+        and "billing" in action.lower()
+    ):
+        return billing_limit_error(project or "the project", "the billing account")
     if isinstance(exc, gexc.PermissionDenied | gexc.Forbidden):
         permission = metadata.get("permission")
         if permission is None:

@@ -69,7 +69,8 @@ class StorageAdapter:
         """Bytes of the object from ``offset`` on; None when it does not exist yet or nothing is new (404/416)."""
         from google.api_core import exceptions as gexc
 
-        try:
-            return bytes(self.client.bucket(bucket).blob(name).download_as_bytes(start=offset, checksum=None))
-        except (gexc.NotFound, gexc.RequestRangeNotSatisfiable):
-            return None
+        with google_call(f"reading gs://{bucket}/{name}", project=self._project):
+            try:
+                return bytes(self.client.bucket(bucket).blob(name).download_as_bytes(start=offset, checksum=None))
+            except (gexc.NotFound, gexc.RequestRangeNotSatisfiable):
+                return None

@@ -13,6 +13,8 @@ import os
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from deployer.errors import BadInput, DeployerError
 from deployer.gcp import GoogleCloud
 from deployer.gcp.bodies import BuildSpec, build_body, image_name, repository_body, source_bucket_name
 from deployer.gcp.cloudbuild import BuildState
+from deployer.gcp.storage import StorageAdapter
 from deployer.plan import Action, Plan, Step
 from deployer.reporter import Reporter
 from deployer.services.context import (
@@ -52,6 +55,7 @@ class BuildInputs:
     max_context_bytes: int = 500 * 1000 * 1000
     allow_large_context: bool = False
     allowed_credential_files: tuple[str, ...] = ()
+    service_account: str = ""  # the build's identity (bootstrap's build account); empty: Cloud Build's default
 
 
 def inputs_from_config(
@@ -170,6 +174,19 @@ def prepare_source(inputs: BuildInputs, reporter: Reporter) -> PreparedSource:
         content_tag=f"src-{key[:24]}",
         git_tag=_clean_git_commit_tag(context_dir),
     )
+
+
+@contextmanager
+def prepared_source(inputs: BuildInputs | None, reporter: Reporter) -> Iterator[PreparedSource | None]:
+    """``prepare_source`` for the length of a block (None when there is nothing to build), cleaned up after."""
+    if inputs is None:
+        yield None
+        return
+    source = prepare_source(inputs, reporter)
+    try:
+        yield source
+    finally:
+        source.cleanup()
 
 
 def _clean_git_commit_tag(directory: Path) -> str | None:
@@ -293,6 +310,8 @@ class BuildPlanner:
                 timeout_s=inputs.timeout_s,
                 machine_type=inputs.machine_type,
                 service=inputs.name,
+                service_account=inputs.service_account,
+                project=inputs.project,
             )
 
         parent = f"projects/{inputs.project}/locations/{inputs.region}"
@@ -348,36 +367,47 @@ class BuildPlanner:
 
     def _follow(self, inputs: BuildInputs, build: BuildState) -> BuildState:
         """Stream the log object by ranged reads while polling the build; the Builds API gives the verdict."""
-        bucket, log_object = _log_location(build)
-        storage = self._cloud.storage(inputs.project)
-        offset = 0
-        pending = ""
-        log_readable = bool(bucket)
+        log = _LogTail(self._cloud.storage(inputs.project), *_log_location(build), self._reporter)
         while True:
             state = self._cloud.cloud_build.get(inputs.project, inputs.region, build.id)
-            if log_readable:
-                try:
-                    chunk = storage.read_from(bucket, log_object, offset)
-                except DeployerError as exc:
-                    # Logs are best effort: a build the caller may not read the log of can still succeed.
-                    self._reporter.warn(f"cannot read the build log ({exc.message}); following the status only")
-                    log_readable, chunk = False, None
-                if chunk:
-                    offset += len(chunk)
-                    text = pending + chunk.decode("utf-8", errors="replace")
-                    *lines, pending = text.split("\n")
-                    for line in lines:
-                        self._reporter.log_line(line)
+            log.read()
             if state.done:
-                if log_readable:
-                    # One last read after the terminal state: the tail may land after the status changes.
-                    tail = storage.read_from(bucket, log_object, offset)
-                    text = pending + (tail.decode("utf-8", errors="replace") if tail else "")
-                    for line in text.split("\n"):
-                        if line:
-                            self._reporter.log_line(line)
+                # One last read after the terminal state: the tail may land after the status changes.
+                log.read(final=True)
                 return state
             time.sleep(LOG_POLL_INTERVAL_S)
+
+
+class _LogTail:
+    """Ranged reads of a growing log object, as gcloud tails it: 404 not started, 416 nothing new.
+
+    Logs are best effort: when the caller may not read them, one warning, and the build is followed by status.
+    """
+
+    def __init__(self, storage: StorageAdapter, bucket: str, name: str, reporter: Reporter) -> None:
+        self._storage, self._bucket, self._name, self._reporter = storage, bucket, name, reporter
+        self._offset = 0
+        self._pending = ""
+        self._readable = bool(bucket)
+
+    def read(self, *, final: bool = False) -> None:
+        if not self._readable:
+            return
+        try:
+            chunk = self._storage.read_from(self._bucket, self._name, self._offset)
+        except DeployerError as exc:
+            self._reporter.warn(f"cannot read the build log ({exc.message}); following the build status only")
+            self._readable = False
+            return
+        if chunk:
+            self._offset += len(chunk)
+            self._pending += chunk.decode("utf-8", errors="replace")
+        *lines, self._pending = self._pending.split("\n")
+        if final and self._pending:
+            lines.append(self._pending)
+            self._pending = ""
+        for line in lines:
+            self._reporter.log_line(line)
 
 
 def _log_location(build: BuildState) -> tuple[str, str]:

@@ -7,6 +7,8 @@ error says what Google reported and what to do.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,15 +16,29 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deployer.config import ServiceConfig
-from deployer.errors import DeployerError
+from deployer.errors import BadInput, DeployerError
 from deployer.gcp import GoogleCloud
 from deployer.gcp.bodies import ServiceSpec, merge_owned, owned_differences, service_body, with_public_access
 from deployer.gcp.run import RevisionFailure, RunService
 from deployer.plan import Action, Plan, Step
 from deployer.reporter import Reporter
-from deployer.services.build import BuildInputs, BuildPlanner, BuildResult, apply_plan, prepare_source
+from deployer.services.build import BuildInputs, BuildPlanner, BuildResult, PreparedSource, apply_plan, prepare_source
 
 REVISION_TIMEOUT_S = 900.0
+
+LATEST = "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST"
+BY_REVISION = "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION"
+# Set by a preview deploy that had to pin the traffic that followed the latest revision (the preview becomes the
+# latest); the value is the pinned revision. The next regular deploy gives that traffic back to the latest revision.
+PREVIEW_PIN_LABEL = "deployer-preview-pinned"
+# Cloud Run's traffic tags: a DNS label of lowercase letters, digits and hyphens starting with a letter, at least 3
+# characters ("revision tags must contain at least three characters",
+# https://github.com/PolicyEngine/policyengine-sim-api/issues/656), and with the service name at most 46 characters,
+# since both make the tag URL's first label (gcloud: "Combined traffic tag and service name cannot exceed 46
+# characters.", https://github.com/PolicyEngine/policyengine-api/issues/3729).
+_TAG_RE = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
+MIN_TAG = 3
+MAX_TAG_WITH_SERVICE = 46
 
 
 @dataclass
@@ -37,6 +53,7 @@ class DeployResult:
     build: BuildResult | None = None
     plan: Plan = field(default_factory=Plan)
     dry_run: bool = False
+    preview: str = ""  # the traffic tag of a preview deploy; its URL is ``url``
 
     def to_json(self, *, with_requests: bool = False) -> dict[str, Any]:
         return {
@@ -47,6 +64,8 @@ class DeployResult:
             "image": self.image,
             "digest": self.digest,
             "revision": self.revision,
+            "preview": bool(self.preview),
+            "tag": self.preview or None,
             "dry_run": self.dry_run,
             "changed": bool(self.plan.changes),
             "build": self.build.to_json() if self.build else None,
@@ -86,21 +105,33 @@ class RunDeployer:
         region: str,
         build_inputs: BuildInputs | None,
         image: str | None = None,
+        source: PreparedSource | None = None,
+        preview: str | None = None,
     ) -> Iterator[DeployResult]:
-        """Compute the plan (reads only). The packed context lives until the block ends, for ``apply_plan``."""
-        result = DeployResult(service=name, project=project, region=region)
-        source = None
+        """Compute the plan (reads only). The packed context lives until the block ends, for ``apply_plan``.
+
+        With ``preview`` (a traffic tag), the new revision gets that tag and no traffic; see ``_plan_preview``.
+        """
+        if preview is not None:
+            check_preview_tag(preview, name)
+        result = DeployResult(service=name, project=project, region=region, preview=preview or "")
+        # A source the caller prepared (to check the context before anything else) stays the caller's to clean up.
+        owned = None
         try:
             if image is None:
                 if build_inputs is None:
                     raise DeployerError("nothing to deploy: neither a build nor an image was given")
-                source = prepare_source(build_inputs, self._reporter)
+                if source is None:
+                    source = owned = prepare_source(build_inputs, self._reporter)
                 result.build = BuildPlanner(self._cloud, self._reporter).plan(build_inputs, source, result.plan)
-            self._plan_service(result, config, image)
+            if preview is not None:
+                self._plan_preview(result, config, image, preview)
+            else:
+                self._plan_service(result, config, image)
             yield result
         finally:
-            if source is not None:
-                source.cleanup()
+            if owned is not None:
+                owned.cleanup()
 
     def deploy(
         self,
@@ -112,9 +143,10 @@ class RunDeployer:
         build_inputs: BuildInputs | None,
         image: str | None = None,
         dry_run: bool = False,
+        preview: str | None = None,
     ) -> DeployResult:
         with self.planned(
-            name, config, project=project, region=region, build_inputs=build_inputs, image=image
+            name, config, project=project, region=region, build_inputs=build_inputs, image=image, preview=preview
         ) as result:
             result.dry_run = dry_run
             if not dry_run:
@@ -154,6 +186,8 @@ class RunDeployer:
             )
         else:
             changed = owned_differences(desired, current.doc)
+            if PREVIEW_PIN_LABEL in (current.doc.get("labels") or {}):
+                changed.append("traffic (back to the latest revision, pinned by a preview)")
             build_pending = result.build is not None and result.build.digest is None
             if not changed and not build_pending:
                 result.plan.add(Step(Action.NOOP, name, "service is up to date"))
@@ -164,7 +198,7 @@ class RunDeployer:
                         Action.UPDATE,
                         name,
                         f"update service {result.service}: {what}",
-                        {"method": "PATCH", "url": f"/v2/{name}", "body": merge_owned(current.doc, desired)},
+                        {"method": "PATCH", "url": f"/v2/{name}", "body": updated_body(current.doc, desired)},
                         apply=lambda: self._apply_service(result, config, image, parent, current),
                     )
                 )
@@ -187,16 +221,76 @@ class RunDeployer:
                 if current is None:
                     service = run.create_service(parent, result.service, desired, timeout_s=REVISION_TIMEOUT_S)
                 else:
-                    if not owned_differences(desired, current.doc):
+                    pinned = PREVIEW_PIN_LABEL in (current.doc.get("labels") or {})
+                    if not owned_differences(desired, current.doc) and not pinned:
                         # The build produced the image the service already runs: nothing to change.
                         self._reporter.info("The new build produced the running image: service unchanged")
                         return
-                    service = run.update_service(merge_owned(current.doc, desired), timeout_s=REVISION_TIMEOUT_S)
+                    service = run.update_service(updated_body(current.doc, desired), timeout_s=REVISION_TIMEOUT_S)
         except RevisionFailure as failure:
             raise _explain_revision_failure(result, config, failure) from None
         result.url = service.uri
         result.revision = service.latest_ready_revision
         self._reporter.info(f"Revision {result.revision} is serving 100% of traffic")
+
+    def _plan_preview(self, result: DeployResult, config: ServiceConfig, image: str | None, tag: str) -> None:
+        """A revision with traffic tag ``tag`` and no traffic: what served before keeps serving.
+
+        The service must exist (a preview shares its URL scheme, IAM and settings). Access is left as it is.
+        """
+        parent = f"projects/{result.project}/locations/{result.region}"
+        name = f"{parent}/services/{result.service}"
+        current = self._cloud.run.get_service(name)
+        if current is None:
+            raise DeployerError(
+                f"cannot deploy a preview of {result.service}: the service does not exist in "
+                f"{result.project}/{result.region} yet",
+                "deploy it once without --preview (the workflow does on the default branch), then previews work",
+            )
+        desired = service_body(service_spec(config, self._desired_image(result, image)))
+        result.image = result.build.image if result.build else (image or "").split("@", 1)[0]
+        result.digest = result.build.digest if result.build else _digest_of(image)
+        body = preview_body(current.doc, desired, result.service, tag)
+        revision = body["template"]["revision"]
+        build_pending = result.build is not None and result.build.digest is None
+        if not build_pending and _serves_tag(current.doc, revision, tag):
+            result.url, result.revision = _tag_url(current.doc, tag), revision
+            result.plan.add(Step(Action.NOOP, f"{name}#{tag}", f"preview {tag} already runs revision {revision}"))
+            return
+        result.plan.add(
+            Step(
+                Action.UPDATE,
+                f"{name}#{tag}",
+                f"deploy revision {revision} of {result.service} with tag {tag} and no traffic",
+                {"method": "PATCH", "url": f"/v2/{name}", "body": body},
+                apply=lambda: self._apply_preview(result, config, image, current, tag),
+            )
+        )
+
+    def _apply_preview(
+        self, result: DeployResult, config: ServiceConfig, image: str | None, current: RunService, tag: str
+    ) -> None:
+        desired = service_body(service_spec(config, self._desired_image(result, image)))
+        result.digest = result.build.digest if result.build else _digest_of(image)
+        body = preview_body(current.doc, desired, result.service, tag)
+        result.revision = body["template"]["revision"]
+        run = self._cloud.run
+        try:
+            with self._reporter.activity(f"Deploying preview {tag} of {result.service} ({result.region})"):
+                service = run.update_service(body, timeout_s=REVISION_TIMEOUT_S)
+        except RevisionFailure as failure:
+            raise _explain_revision_failure(result, config, failure) from None
+        result.url = _tag_url(service.doc, tag)
+        if not result.url:
+            # The operation's Service may predate the routing; the service itself has the tag's URL once routed.
+            fresh = run.get_service(service.name)
+            result.url = _tag_url(fresh.doc, tag) if fresh else ""
+        if not result.url:
+            raise DeployerError(
+                f"revision {result.revision} is ready but Cloud Run reports no URL for tag {tag}",
+                f"see the service's traffic in the Cloud Console (Cloud Run → {result.service} → Revisions)",
+            )
+        self._reporter.info(f"Revision {result.revision} (tag {tag}) receives no traffic: {result.url}")
 
     def _plan_access(self, result: DeployResult, config: ServiceConfig, name: str, current: RunService | None) -> None:
         run = self._cloud.run
@@ -223,6 +317,94 @@ class RunDeployer:
                 apply=apply,
             )
         )
+
+
+def check_preview_tag(tag: str, service: str) -> None:
+    """Cloud Run's rules for a traffic tag (see ``_TAG_RE``); BadInput naming the tag and what is allowed."""
+    limit = MAX_TAG_WITH_SERVICE - len(service)
+    if not _TAG_RE.fullmatch(tag) or not MIN_TAG <= len(tag) <= limit:
+        raise BadInput(
+            f'--preview "{tag}": a Cloud Run traffic tag is lowercase letters, digits and hyphens, starting with a '
+            f"letter and not ending with a hyphen, from {MIN_TAG} to {limit} characters (tag and service name "
+            f"{service!r} together at most {MAX_TAG_WITH_SERVICE})",
+            "use the pull request's number, e.g. --preview pr-123",
+        )
+
+
+def preview_revision_name(service: str, tag: str, template: dict[str, Any]) -> str:
+    """``SERVICE-TAG-HASH``: named by the configuration, so the same preview deployed again is the same revision.
+
+    A revision name starts with its service's name and a hyphen and is a DNS label of at most 63 characters; with
+    the tag rules above it is at most 56.
+    """
+    content = {key: value for key, value in template.items() if key != "revision"}
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{service}-{tag}-{digest}"
+
+
+def preview_traffic(current: dict[str, Any], revision: str, tag: str) -> tuple[list[dict[str, Any]], str]:
+    """The traffic with ``revision`` added under ``tag`` at 0%, and the revision now pinned ("" if none was).
+
+    Traffic that followed the latest revision is pinned to the revision serving it now, since the preview becomes
+    the latest. A previous preview under the same tag is replaced; a tag that carried traffic keeps its traffic
+    and loses the tag.
+    """
+    serving = str(current.get("latestReadyRevision", "")).rsplit("/", 1)[-1]
+    pinned = ""
+    traffic: list[dict[str, Any]] = []
+    for target in current.get("traffic") or [{"type": LATEST, "percent": 100}]:
+        target = dict(target)
+        if target.get("tag") == tag:
+            if not target.get("percent"):
+                continue
+            del target["tag"]
+        if target.get("type") == LATEST:
+            if not serving:
+                raise DeployerError(
+                    "the service has no ready revision to keep serving while the preview is deployed",
+                    "deploy it without --preview first",
+                )
+            target["type"], target["revision"], pinned = BY_REVISION, serving, serving
+        traffic.append(target)
+    traffic.append({"type": BY_REVISION, "revision": revision, "percent": 0, "tag": tag})
+    return traffic, pinned
+
+
+def preview_body(current: dict[str, Any], desired: dict[str, Any], service: str, tag: str) -> dict[str, Any]:
+    """The service with the owned fields of ``desired`` in a revision named for the preview, tagged, at 0%."""
+    body = merge_owned(current, desired)
+    revision = preview_revision_name(service, tag, body["template"])
+    body["template"]["revision"] = revision
+    body["traffic"], pinned = preview_traffic(current, revision, tag)
+    if pinned:
+        body["labels"] = {**body.get("labels", {}), PREVIEW_PIN_LABEL: pinned}
+    return body
+
+
+def updated_body(current: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
+    """``merge_owned``, and traffic a preview pinned given back to the latest revision (the one this update makes)."""
+    body = merge_owned(current, desired)
+    labels = dict(body.get("labels") or {})
+    pinned = labels.pop(PREVIEW_PIN_LABEL, None)
+    if pinned is None:
+        return body
+    traffic: list[dict[str, Any]] = []
+    for target in current.get("traffic") or []:
+        if target.get("type") == BY_REVISION and target.get("revision") == pinned:
+            target = {key: value for key, value in target.items() if key != "revision"}
+            target["type"] = LATEST
+        traffic.append(dict(target))
+    body["labels"], body["traffic"] = labels, traffic
+    return body
+
+
+def _tag_url(service: dict[str, Any], tag: str) -> str:
+    return next((str(s.get("uri", "")) for s in service.get("trafficStatuses") or [] if s.get("tag") == tag), "")
+
+
+def _serves_tag(service: dict[str, Any], revision: str, tag: str) -> bool:
+    tagged = any(t.get("tag") == tag and t.get("revision") == revision for t in service.get("traffic") or [])
+    return tagged and bool(_tag_url(service, tag))
 
 
 def _digest_of(image: str | None) -> str | None:

@@ -25,11 +25,13 @@ class LocalEmulator:
         *,
         state_dir: Path | None = None,
         world: str = "open",
+        scenario: Path | None = None,
         env: dict[str, str] | None = None,
         startup_timeout_s: float = 60.0,
     ) -> None:
         self._state_dir = state_dir
         self._world = world
+        self._scenario = scenario  # a scenario file seeds a strict world (docs/emulator.md)
         self._env = env
         self._startup_timeout_s = startup_timeout_s
         self._proc: subprocess.Popen[bytes] | None = None
@@ -42,6 +44,8 @@ class LocalEmulator:
         ready = self._workdir / "ready.json"
         argv = [sys.executable, "-m", "deployer.emulator", "--port", "0", "--ready-file", str(ready), "--quiet"]
         argv += ["--world", self._world]
+        if self._scenario is not None:
+            argv += ["--scenario", str(self._scenario)]
         if self._state_dir is not None:
             argv += ["--state-dir", str(self._state_dir)]
         env = {**os.environ, **(self._env or {})}

@@ -241,6 +241,7 @@ def test_api_not_enabled_becomes_the_enable_command(emulator: EmulatorHandle, tm
         message=f"Artifact Registry API has not been used in project {project} before or it is disabled.",
         reason="SERVICE_DISABLED",
         metadata={"service": "artifactregistry.googleapis.com", "consumer": f"projects/{project}"},
+        times=-1,
     )
     try:
         result = invoke(emulator, "deploy", "-C", str(directory), "--json")
@@ -313,3 +314,22 @@ def test_config_show_names_where_each_value_came_from(emulator: EmulatorHandle, 
     assert doc["repository"]["value"] == "images"
     assert doc["repository"]["source"] == "env"
     assert doc["services"]["api"]["public"] is True
+
+
+def test_unreadable_build_log_does_not_fail_a_good_build(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    """gcloud exits non-zero when it may not stream the log of a build that succeeded; deployer does not."""
+    directory = tmp_path / "app"
+    project = make_project(directory)
+    emulator.add_fault(
+        path_regex=r"cloudbuild-logs\.googleusercontent\.com/o/log-",
+        status=403,
+        message="caller does not have storage.objects.get access to the Google Cloud Storage object.",
+        times=-1,
+    )
+    try:
+        result = invoke(emulator, "build", "-C", str(directory))
+    finally:
+        emulator.clear_faults()
+    assert result.exit_code == 0, result.stderr
+    assert "cannot read the build log" in result.stderr
+    assert result.stdout.strip().startswith(f"{REGION}-docker.pkg.dev/{project}/deployer/api@sha256:")

@@ -61,8 +61,10 @@ def test_build_body_builds_the_dockerfile_with_every_tag_and_registry_cache() ->
     assert body["source"] == {
         "storageSource": {"bucket": "my-proj_cloudbuild", "object": "source/abc.tgz", "generation": "1700000000000001"}
     }
+    # cloudbuild.yaml's build and push steps; its deploy step is for hand use (deployer deploys through the API).
     assert body["steps"] == [
         {
+            "id": "build",
             "name": "gcr.io/cloud-builders/docker",
             "args": [
                 "build",
@@ -81,7 +83,12 @@ def test_build_body_builds_the_dockerfile_with_every_tag_and_registry_cache() ->
                 ".",
             ],
             "env": ["DOCKER_BUILDKIT=1"],
-        }
+        },
+        {
+            "id": "push",
+            "name": "gcr.io/cloud-builders/docker",
+            "args": ["push", f"{image}:src-0123456789abcdef01234567"],
+        },
     ]
     assert body["images"] == [
         f"{image}:src-0123456789abcdef01234567",

@@ -1,0 +1,117 @@
+"""``deployer bootstrap``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from deployer.cli import common
+
+
+@common.handle_errors
+def bootstrap(
+    project: str = common.ProjectOption,
+    region: str = common.RegionOption,
+    repository: str = common.RepositoryOption,
+    directory: Path = common.DirectoryOption,
+    config_file: Path = common.ConfigOption,
+    create: bool = typer.Option(False, "--create", help="Create the project when it does not exist."),
+    parent: str = typer.Option(
+        None, "--parent", help="Where a created project goes: organizations/N or folders/N [bootstrap.parent]."
+    ),
+    billing_account: str = typer.Option(
+        None,
+        "--billing-account",
+        help="Billing account to link, e.g. 012345-6789AB-CDEF01 [bootstrap.billing_account].",
+    ),
+    member: list[str] = typer.Option(
+        [],
+        "--member",
+        help="Grant a team member the developer roles: user:EMAIL, group:EMAIL, serviceAccount:EMAIL or "
+        "domain:DOMAIN (repeatable; adds to bootstrap.members).",
+    ),
+    github: str = typer.Option(
+        None, "--github", help="OWNER/REPO whose GitHub Actions may deploy, keylessly [bootstrap.github]."
+    ),
+    budget: float = typer.Option(
+        None, "--budget", help="Monthly budget for the project, alerts at 50/90/100 % [bootstrap.budget]."
+    ),
+    budget_currency: str = typer.Option(
+        None, "--budget-currency", help="Currency of --budget, e.g. EUR (default: the billing account's)."
+    ),
+    dry_run: bool = common.DryRunOption,
+    yes: bool = common.YesOption,
+    as_json: bool = common.JsonOption,
+    verbose: bool = common.VerboseOption,
+) -> None:
+    """Set up a project for deployer: project, billing, APIs, repository, service accounts, team, GitHub, budget.
+
+    Shows the plan (what exists and matches, what will be created or changed) and asks before applying unless
+    --yes. Safe to run again: an unchanged project sends no mutating request, and an interrupted run finishes.
+    """
+    from deployer.cli.output import ConsoleReporter, emit_json, render_plan
+    from deployer.gcp import GoogleCloud
+    from deployer.services.bootstrap import Bootstrapper, inputs_from_config
+
+    config = common.load(directory, config_file, project=project, region=region, repository=repository)
+    cloud = GoogleCloud()
+    inputs = inputs_from_config(
+        config,
+        create=create,
+        parent=parent,
+        billing_account=billing_account,
+        members=tuple(member),
+        github=github,
+        budget=budget,
+        budget_currency=budget_currency,
+        caller=cloud.clients.caller(),
+    )
+    reporter = ConsoleReporter(verbose=verbose)
+    reporter.info(f"Planning the setup of project {inputs.project} ({inputs.region})")
+    bootstrapper = Bootstrapper(cloud, reporter)
+    result = bootstrapper.plan(inputs)
+    result.dry_run = dry_run
+    if dry_run:
+        if as_json:
+            emit_json(result.to_json(with_requests=True))
+        else:
+            render_plan(result.plan.to_json(with_request=True), with_requests=True)
+        return
+    if result.plan.changes:
+        if not yes:
+            if not as_json:
+                render_plan(result.plan.to_json(), with_requests=False)
+            if not common.confirm("Apply these changes?"):
+                raise typer.Exit(1)
+        bootstrapper.apply(result)
+    if as_json:
+        emit_json(result.to_json())
+        return
+    if result.plan.changes:
+        reporter.finished(f"Applied {len(result.plan.changes)} change(s)")
+    else:
+        reporter.info(f"Project {inputs.project} is already set up: nothing changed")
+    _print_summary(result.to_json())
+
+
+def _print_summary(doc: dict[str, Any]) -> None:
+    from deployer.cli.output import out
+
+    out(f"Project {doc['project']} (number {doc['project_number']}) is ready for deployer in {doc['region']}")
+    out(f"  build account:   {doc['build_service_account']}")
+    out(f"  deploy account:  {doc['runtime_service_account']}")
+    out(f"  repository:      {doc['repository']}")
+    if doc["members"]:
+        out(f"  developers:      {', '.join(doc['members'])}")
+    if doc["budget"]:
+        out(f"  budget:          {doc['budget']['amount']:g} a month, alerts at 50/90/100 %")
+    github = doc["github"]
+    if github:
+        out(f"GitHub Actions of {github['repository']} may deploy without a key:")
+        out(f"  workload identity provider: {github['workload_identity_provider']}")
+        out(f"  service account:            {github['service_account']}")
+        out("  store them (and the project and region) as repository variables:")
+        for command in github["commands"]:
+            out(f"    {command}")

@@ -1,0 +1,551 @@
+"""``deployer doctor``: is this project ready for what deployer.toml describes, and if not, the exact fix.
+
+Each check gives a Finding: what was checked, what was found, its severity (ok, warning, error) and the fix (a
+deployer command where one exists). Checks read only. ``preflight_for_deploy`` runs the subset that matters for one
+target, so ``deploy`` can stop before uploading anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from deployer.errors import DeployerError
+from deployer.gcp import GoogleCloud
+from deployer.gcp.errors import ROLE_FOR_PERMISSION
+from deployer.services import roles
+from deployer.services.bootstrap import BUDGETS_API, needed_apis
+
+if TYPE_CHECKING:
+    from deployer.config import ResolvedConfig
+
+
+class Severity(StrEnum):
+    OK = "ok"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str  # what was checked, e.g. "billing" or "permission run.services.create"
+    severity: Severity
+    found: str  # what was found, in words
+    fix: str = ""  # the exact fix; empty when there is nothing to do
+
+    def to_json(self) -> dict[str, Any]:
+        return {"check": self.check, "severity": self.severity.value, "found": self.found, "fix": self.fix}
+
+
+@dataclass
+class DoctorReport:
+    project: str
+    region: str | None
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is Severity.WARNING]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "region": self.region,
+            "ok": not self.errors,
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
+            "findings": [f.to_json() for f in self.findings],
+        }
+
+
+# Why each tested permission is needed, in words (permission lists: ../shared/reference/gcp-facts.md).
+PERMISSION_PURPOSE: dict[str, str] = {
+    "cloudbuild.builds.create": "submit builds",
+    "storage.buckets.create": "create Cloud Build's source bucket",
+    "storage.objects.create": "upload the build context",
+    "artifactregistry.repositories.create": "create the Artifact Registry repository",
+    "run.services.create": "create Cloud Run services",
+    "run.services.update": "update Cloud Run services",
+    "run.services.setIamPolicy": "make a service public (public = true)",
+    "run.jobs.create": "create Cloud Run jobs",
+    "run.jobs.run": "run Cloud Run jobs",
+    "iam.serviceAccounts.actAs": "deploy workloads that run as a service account",
+    "compute.instances.create": "create VMs",
+    "compute.instances.setMetadata": "update a VM's container (its metadata)",
+    "compute.disks.create": "create VM boot disks",
+    "compute.subnetworks.use": "attach VMs to the network",
+    "compute.subnetworks.useExternalIp": "give VMs an external IP",
+}
+
+BUILD_PERMISSIONS = ("cloudbuild.builds.create", "storage.buckets.create", "storage.objects.create")
+SERVICE_PERMISSIONS = ("run.services.create", "run.services.update")
+PUBLIC_PERMISSION = "run.services.setIamPolicy"
+JOB_PERMISSIONS = ("run.jobs.create", "run.jobs.run")
+VM_PERMISSIONS = (
+    "compute.instances.create",
+    "compute.instances.setMetadata",
+    "compute.disks.create",
+    "compute.subnetworks.use",
+    "compute.subnetworks.useExternalIp",
+)
+ACT_AS = "iam.serviceAccounts.actAs"
+REPOSITORY_CREATE = "artifactregistry.repositories.create"
+GPUS_ALL_REGIONS = "GPUS_ALL_REGIONS"  # the project-wide GPU quota (Compute Engine projects.get)
+
+# The APIs a deploy calls: the build (upload, Cloud Build, Artifact Registry), then Cloud Run or Compute Engine.
+DEPLOY_APIS = ("storage.googleapis.com", "cloudbuild.googleapis.com", "artifactregistry.googleapis.com")
+RUN_API = "run.googleapis.com"
+COMPUTE_API = "compute.googleapis.com"
+WORKLOAD_IDENTITY_APIS = ("iamcredentials.googleapis.com", "sts.googleapis.com")
+
+# Cloud Run GPU regions (https://cloud.google.com/run/docs/configuring/services/gpu#supported-regions).
+CLOUD_RUN_GPU_REGIONS = {"nvidia-l4": ("us-central1", "us-east4", "europe-west1", "europe-west4", "asia-southeast1")}
+
+
+@dataclass(frozen=True)
+class _Target:
+    """What one entry of deployer.toml needs: its kind, whether it is public, who it runs as, its GPU."""
+
+    name: str
+    kind: str  # "service", "job" or "vm"
+    public: bool = False
+    service_account: str = ""
+    config: Any = None
+
+
+def _targets(config: ResolvedConfig, only: str | None = None) -> list[_Target]:
+    found: list[_Target] = []
+    for name, service in sorted(config.services.items()):
+        found.append(_Target(name, "service", bool(service.public), service.service_account, service))
+    for name, job in sorted((getattr(config, "jobs", None) or {}).items()):
+        found.append(_Target(name, "job", False, str(getattr(job, "service_account", "") or ""), job))
+    for name, vm in sorted(config.vms.items()):
+        found.append(_Target(name, "vm", False, str(getattr(vm, "service_account", "") or ""), vm))
+    if only is not None:
+        found = [t for t in found if t.name == only]
+    return found
+
+
+def _permissions_for(targets: list[_Target], *, repository_exists: bool) -> list[str]:
+    wanted: list[str] = []
+    if targets:
+        wanted += BUILD_PERMISSIONS
+        if not repository_exists:
+            wanted.append(REPOSITORY_CREATE)
+    for target in targets:
+        if target.kind == "service":
+            wanted += SERVICE_PERMISSIONS
+            if target.public:
+                wanted.append(PUBLIC_PERMISSION)
+        elif target.kind == "job":
+            wanted += JOB_PERMISSIONS
+        else:
+            wanted += VM_PERMISSIONS
+    return list(dict.fromkeys(wanted))
+
+
+class Doctor:
+    """Runs the checks against one project. Each ``check_*`` appends findings and returns what later checks need."""
+
+    def __init__(self, cloud: GoogleCloud, config: ResolvedConfig, project: str, region: str | None) -> None:
+        self._cloud = cloud
+        self._config = config
+        self.report = DoctorReport(project, region)
+        self.caller: str | None = None
+
+    @property
+    def project(self) -> str:
+        return self.report.project
+
+    def add(self, check: str, severity: Severity, found: str, fix: str = "") -> None:
+        self.report.findings.append(Finding(check, severity, found, fix))
+
+    def _bootstrap_fix(self, extra: str = "") -> str:
+        return f"deployer bootstrap --project {self.project}{extra}"
+
+    # -- credentials, project, billing, APIs ---------------------------------------------------------------------------
+    def check_credentials(self) -> bool:
+        clients = self._cloud.clients
+        try:
+            clients.credentials  # noqa: B018 - loading them is the check
+        except DeployerError as exc:
+            self.add("credentials", Severity.ERROR, exc.message, exc.hint or "")
+            return False
+        self.caller = clients.caller()
+        where = "the emulator" if self._cloud.target.is_emulator else "Application Default Credentials"
+        if self.caller is None:
+            self.add(
+                "credentials",
+                Severity.WARNING,
+                f"credentials found ({where}), but they do not say whose they are",
+                "run `gcloud auth application-default login` to use your own account",
+            )
+        else:
+            self.add("credentials", Severity.OK, f"{self.caller} ({where})")
+        return True
+
+    def check_project(self) -> str | None:
+        """The project's number when it exists and is ACTIVE."""
+        project = self._cloud.resource_manager.get_project(self.project)
+        if project is None:
+            self.add(
+                "project",
+                Severity.ERROR,
+                f"project {self.project} does not exist, or {self.caller or 'the caller'} may not see it",
+                self._bootstrap_fix(" --create --billing-account ACCOUNT_ID") + " (or ask for access to it)",
+            )
+            return None
+        if not project.active:
+            self.add(
+                "project",
+                Severity.ERROR,
+                f"project {self.project} is {project.state} (deleted, waiting to be purged)",
+                f"gcloud projects undelete {self.project}",
+            )
+            return None
+        self.add("project", Severity.OK, f"{self.project} exists and is ACTIVE (number {project.number})")
+        return project.number
+
+    def check_billing(self) -> bool:
+        try:
+            info = self._cloud.billing.get_info(self.project)
+        except DeployerError as exc:
+            self.add("billing", Severity.WARNING, f"cannot read the project's billing: {exc.message}", exc.hint or "")
+            return True
+        if not info.enabled:
+            account = self._config.bootstrap.billing_account or "ACCOUNT_ID"
+            self.add(
+                "billing",
+                Severity.ERROR,
+                "billing is not enabled: Cloud Build, Cloud Run and Compute Engine refuse to work",
+                self._bootstrap_fix(f" --billing-account {account}"),
+            )
+            return False
+        self.add("billing", Severity.OK, f"enabled (billing account {info.account})")
+        return True
+
+    def needed_apis(self, targets: list[_Target] | None = None) -> list[str]:
+        """What bootstrap would enable for this config; for given targets, only what deploying them calls."""
+        if targets is not None:
+            apis = [*DEPLOY_APIS]
+            for target in targets:
+                apis.append(COMPUTE_API if target.kind == "vm" else RUN_API)
+            return list(dict.fromkeys(apis))
+        bootstrap = self._config.bootstrap
+        # Token exchange and impersonation matter only to keyless GitHub Actions; the budget API is called on the
+        # billing account's side, so its state on the project is nobody's problem here.
+        unneeded = {BUDGETS_API, *([] if bootstrap.github else WORKLOAD_IDENTITY_APIS)}
+        apis = needed_apis(
+            vms=bool(self._config.vms), budget=bootstrap.budget is not None, extra=tuple(bootstrap.apis_extra)
+        )
+        return [api for api in apis if api not in unneeded]
+
+    def check_apis(self, needed: list[str]) -> set[str]:
+        """Every API enabled on the project (when they cannot be listed: the needed ones, taken on trust)."""
+        try:
+            enabled = self._cloud.service_usage.enabled(self.project)
+        except DeployerError as exc:
+            self.add("apis", Severity.WARNING, f"cannot list the enabled APIs: {exc.message}", exc.hint or "")
+            return {*needed, "iam.googleapis.com", "artifactregistry.googleapis.com", COMPUTE_API}
+        missing = [api for api in needed if api not in enabled]
+        for api in missing:
+            self.add(
+                f"api {api}",
+                Severity.ERROR,
+                f"{api} is not enabled",
+                self._bootstrap_fix() + f" (or: gcloud services enable {api} --project {self.project})",
+            )
+        if len(missing) < len(needed):
+            self.add("apis", Severity.OK, f"{len(needed) - len(missing)} of {len(needed)} needed APIs are enabled")
+        return enabled
+
+    # -- who deploys, and as whom --------------------------------------------------------------------------------------
+    def accounts(self, enabled: set[str]) -> tuple[str | None, str | None]:
+        """The bootstrap build and runtime accounts that exist (None when absent or IAM cannot be asked)."""
+        if "iam.googleapis.com" not in enabled:
+            return None, None
+        from deployer.services.bootstrap import bootstrap_accounts
+
+        return bootstrap_accounts(self._cloud, self.project)
+
+    def repository_exists(self, enabled: set[str], region: str | None) -> bool:
+        if region is None or "artifactregistry.googleapis.com" not in enabled:
+            return True  # unknown: do not ask for the right to create it
+        try:
+            found = self._cloud.artifact_registry.get_repository(self.project, region, self._config.repository.value)
+        except DeployerError:
+            return True
+        return found is not None
+
+    def check_caller_permissions(self, permissions: list[str], *, act_as_project: bool) -> None:
+        """One testIamPermissions call; each missing permission is an error naming a role that grants it."""
+        wanted = [*permissions, *([ACT_AS] if act_as_project else [])]
+        if not wanted:
+            return
+        who = self.caller or "the caller"
+        try:
+            held = self._cloud.resource_manager.test_permissions(self.project, wanted)
+        except DeployerError as exc:
+            self.add("permissions", Severity.WARNING, f"cannot test {who}'s permissions: {exc.message}", exc.hint or "")
+            return
+        missing = [p for p in wanted if p not in held]
+        developer = [grant.role for grant in roles.developer_roles(vms=bool(self._config.vms))]
+        for permission in missing:
+            role = ROLE_FOR_PERMISSION.get(permission, "a role that includes it")
+            member = self.caller or "user:YOU@EXAMPLE.COM"
+            granting = next((r for r in developer if permission in roles.ROLE_PERMISSIONS.get(r, ())), None)
+            if granting is not None:
+                fix = (
+                    f"a project owner runs: {self._bootstrap_fix(f' --member {member}')} (the developer roles, "
+                    f"{granting} among them), or: gcloud projects add-iam-policy-binding {self.project} "
+                    f"--member {member} --role {role}"
+                )
+            else:
+                fix = f"gcloud projects add-iam-policy-binding {self.project} --member {member} --role {role}"
+            purpose = PERMISSION_PURPOSE.get(permission, "deploy")
+            self.add(
+                f"permission {permission}",
+                Severity.ERROR,
+                f"{who} lacks {permission} (needed to {purpose}); {role} grants it",
+                fix,
+            )
+        if not missing:
+            self.add("permissions", Severity.OK, f"{who} holds all {len(wanted)} permissions the targets need")
+
+    def check_act_as(self, accounts: list[str]) -> None:
+        """The caller may act as each account (``iam.serviceAccounts.actAs`` on it: the account's own policy)."""
+        if not accounts:
+            return
+        who = self.caller or "the caller"
+        refused: list[str] = []
+        for email in dict.fromkeys(accounts):
+            try:
+                held = self._cloud.iam.test_account_permissions(self.project, email, [ACT_AS])
+            except DeployerError as exc:
+                self.add(f"act as {email}", Severity.WARNING, f"cannot test: {exc.message}", exc.hint or "")
+                continue
+            if ACT_AS not in held:
+                refused.append(email)
+        if refused:
+            member = self.caller or "user:YOU@EXAMPLE.COM"
+            self.add(
+                "act as service accounts",
+                Severity.ERROR,
+                f"{who} lacks {ACT_AS} on {', '.join(refused)}: a deploy that runs as them is refused",
+                f"a project owner runs: {self._bootstrap_fix(f' --member {member}')} (grants "
+                f"{roles.SERVICE_ACCOUNT_USER} on the deployer accounts), or: gcloud iam service-accounts "
+                f"add-iam-policy-binding {refused[0]} --project {self.project} --member {member} "
+                f"--role {roles.SERVICE_ACCOUNT_USER}",
+            )
+        else:
+            self.add("act as service accounts", Severity.OK, f"{who} may act as {', '.join(dict.fromkeys(accounts))}")
+
+    def check_build_account(self, build: str | None, runtime: str | None, enabled: set[str]) -> None:
+        if "iam.googleapis.com" not in enabled:
+            return
+        if build is None:
+            self.add(
+                "build account",
+                Severity.WARNING,
+                "no dedicated build account: builds run as Google's default one, which since mid-2024 may lack the "
+                "roles to push images",
+                self._bootstrap_fix(),
+            )
+            return
+        try:
+            policy = self._cloud.resource_manager.get_iam_policy(self.project)
+        except DeployerError as exc:
+            self.add(
+                "build account",
+                Severity.WARNING,
+                f"{build} exists; cannot read the project's IAM policy to check its roles: {exc.message}",
+                exc.hint or "",
+            )
+            return
+        member = f"serviceAccount:{build}"
+        held_roles = {
+            str(b.get("role"))
+            for b in policy.get("bindings", [])
+            if not b.get("condition") and member in b.get("members", [])
+        }
+        granted = roles.permissions_of(held_roles)
+        missing = {p: role for p, role in roles.BUILD_ACCOUNT_NEEDS.items() if p not in granted}
+        if missing:
+            lacking = ", ".join(f"{p} ({role})" for p, role in missing.items())
+            self.add(
+                "build account",
+                Severity.ERROR,
+                f"{build} cannot push and deploy: it lacks {lacking}",
+                self._bootstrap_fix(),
+            )
+        else:
+            self.add("build account", Severity.OK, f"{build} holds the roles to push images and deploy")
+        if runtime is not None:
+            self._check_build_acts_as_runtime(build, runtime)
+
+    def _check_build_acts_as_runtime(self, build: str, runtime: str) -> None:
+        try:
+            policy = self._cloud.iam.get_account_policy(self.project, runtime)
+        except DeployerError:
+            return  # reading an account's policy needs more than deploying does: not worth a warning
+        member = f"serviceAccount:{build}"
+        allowed = any(
+            b.get("role") in (roles.SERVICE_ACCOUNT_USER,) and member in b.get("members", [])
+            for b in policy.get("bindings", [])
+            if not b.get("condition")
+        )
+        if not allowed:
+            self.add(
+                "build account acts as runtime",
+                Severity.ERROR,
+                f"{build} may not act as {runtime}: a deploy from a build step is refused",
+                self._bootstrap_fix(),
+            )
+
+    def check_runtime_account(self, runtime: str | None, enabled: set[str]) -> None:
+        if "iam.googleapis.com" not in enabled:
+            return
+        if runtime is None:
+            self.add(
+                "runtime account",
+                Severity.WARNING,
+                "no dedicated deploy/runtime account: workloads run as the Compute Engine default account, which "
+                "often has the broad Editor role",
+                self._bootstrap_fix(),
+            )
+        else:
+            self.add("runtime account", Severity.OK, f"{runtime} exists")
+
+    # -- GPUs ----------------------------------------------------------------------------------------------------------
+    def check_gpus(self, targets: list[_Target], region: str | None, enabled: set[str]) -> None:
+        for target in targets:
+            if target.kind == "vm":
+                self._check_vm_gpu(target, region, enabled)
+            else:
+                gpu = getattr(target.config, "gpu", None)
+                if gpu:
+                    self._check_run_gpu(target, str(getattr(gpu, "type", gpu)), region)
+
+    def _check_run_gpu(self, target: _Target, accelerator: str, region: str | None) -> None:
+        regions = CLOUD_RUN_GPU_REGIONS.get(accelerator)
+        if region is None or regions is None:
+            return
+        if region not in regions:
+            self.add(
+                f"gpu {target.name}",
+                Severity.ERROR,
+                f"Cloud Run offers {accelerator} GPUs only in {', '.join(regions)}, not in {region}",
+                f"set region to one of {', '.join(regions)} in deployer.toml",
+            )
+        else:
+            self.add(
+                f"gpu {target.name}",
+                Severity.OK,
+                f"Cloud Run offers {accelerator} in {region} (its GPU quota is not checked here)",
+            )
+
+    def _check_vm_gpu(self, target: _Target, region: str | None, enabled: set[str]) -> None:
+        choice = getattr(target.config, "gpu_choice", None)
+        if choice is None or region is None:
+            return
+        check = f"gpu {target.name}"
+        compute = getattr(self._cloud, "compute", None)
+        if compute is None or not hasattr(compute, "accelerator_zones") or not hasattr(compute, "region"):
+            self.add(check, Severity.WARNING, "not checked: this build of deployer has no Compute Engine adapter")
+            return
+        if "compute.googleapis.com" not in enabled:
+            return  # the API finding already says what to do
+        try:
+            zones = [z for z in compute.accelerator_zones(self.project, choice.type) if z.startswith(f"{region}-")]
+            quotas = dict(compute.region(self.project, region).quotas)
+            overall = (
+                compute.project(self.project).quotas.get(GPUS_ALL_REGIONS) if hasattr(compute, "project") else None
+            )
+        except DeployerError as exc:
+            self.add(check, Severity.WARNING, f"cannot check {choice.type} in {region}: {exc.message}", exc.hint or "")
+            return
+        if not zones:
+            self.add(
+                check,
+                Severity.ERROR,
+                f"{choice.type} is not offered in any zone of {region}",
+                "choose a region that offers it: https://cloud.google.com/compute/docs/gpus/gpu-regions-zones",
+            )
+            return
+        metric = choice.quota_metric(spot=bool(getattr(target.config, "spot", False)))
+        quota = quotas.get(metric)
+        console = f"https://console.cloud.google.com/iam-admin/quotas?project={self.project}&metric={metric}"
+        if quota is not None and quota.limit < choice.count:
+            self.add(
+                check,
+                Severity.ERROR,
+                f"{metric} quota in {region} is {quota.limit:g}; the VM needs {choice.count} (new projects start at 0)",
+                f"request a quota increase for {metric} in {region}: {console}",
+            )
+            return
+        if overall is not None and overall.limit < choice.count:
+            self.add(
+                check,
+                Severity.ERROR,
+                f"the project's {GPUS_ALL_REGIONS} quota is {overall.limit:g}; the VM needs {choice.count} (new and "
+                "free-trial projects start at 0)",
+                "request a quota increase for GPUS_ALL_REGIONS: "
+                f"https://console.cloud.google.com/iam-admin/quotas?project={self.project}&metric={GPUS_ALL_REGIONS}",
+            )
+            return
+        shown = f"quota {quota.limit:g}" if quota is not None else "quota not reported"
+        self.add(check, Severity.OK, f"{choice.type} offered in {', '.join(zones)}; {metric} {shown}")
+
+    # -- the whole run -------------------------------------------------------------------------------------------------
+    def run(self, only: str | None = None) -> DoctorReport:
+        region = self.report.region
+        if not self.check_credentials():
+            return self.report
+        if self.check_project() is None:
+            return self.report
+        self.check_billing()
+        targets = _targets(self._config, only)
+        enabled = self.check_apis(self.needed_apis(targets if only is not None else None))
+        build, runtime = self.accounts(enabled)
+        run_as = [t.service_account or runtime for t in targets]
+        act_as = [email for email in [*run_as, *([build] if targets and build else [])] if email]
+        act_as_project = any(not email for email in run_as)
+        permissions = _permissions_for(targets, repository_exists=self.repository_exists(enabled, region))
+        self.check_caller_permissions(permissions, act_as_project=act_as_project)
+        self.check_act_as(act_as)
+        if only is None:
+            self.check_build_account(build, runtime, enabled)
+            self.check_runtime_account(runtime, enabled)
+            # Before a deploy, the VM deployer checks zones and quota itself, exactly (usage, the spot metric's
+            # fallback, the zone it will use): checking here too would be the same reads with a coarser rule.
+            self.check_gpus(targets, region, enabled)
+        return self.report
+
+
+def run_doctor(cloud: GoogleCloud, config: ResolvedConfig) -> DoctorReport:
+    """Every check, for every target in deployer.toml. Needs a project; the region only for region checks."""
+    return Doctor(cloud, config, config.require_project(), config.region.value).run()
+
+
+def preflight_for_deploy(cloud: GoogleCloud, config: ResolvedConfig, target: str) -> list[Finding]:
+    """The checks that matter before deploying ``target`` (a [services] / [vms] name): project, billing, APIs,
+    the caller's permissions for that target and the accounts it runs as, and its GPU. Reads only."""
+    return Doctor(cloud, config, config.require_project(), config.region.value).run(only=target).findings
+
+
+def require_ready(findings: list[Finding]) -> None:
+    """Raise a DeployerError listing the error findings and their fixes; nothing when there are none."""
+    errors = [f for f in findings if f.severity is Severity.ERROR]
+    if not errors:
+        return
+    lines = [f"{f.check}: {f.found}" for f in errors]
+    fixes = [f.fix for f in errors if f.fix]
+    raise DeployerError(
+        "the project is not ready:\n  " + "\n  ".join(lines),
+        "\n       ".join(dict.fromkeys(fixes)) or "run `deployer doctor` for details",
+    )
