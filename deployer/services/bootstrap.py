@@ -65,6 +65,9 @@ POOL_ID = "deployer-github"
 PROVIDER_ID = "github"
 KEEP_POLICY_ID = "deployer-keep-recent"
 DELETE_POLICY_ID = "deployer-delete-untagged"
+DELETE_BUILDS_POLICY_ID = "deployer-delete-old-builds"
+# The tags deployer's builds push besides `latest`: one per source and one per clean commit.
+BUILD_TAG_PREFIXES = ("src-", "git-")
 
 POLICY_ATTEMPTS = 8  # read-modify-write attempts on a contended IAM policy before giving up
 GITHUB_VARIABLES = ("GCP_WORKLOAD_IDENTITY_PROVIDER", "GCP_SERVICE_ACCOUNT", "GCP_PROJECT", "GCP_REGION")
@@ -78,15 +81,23 @@ def needed_apis(*, vms: bool, budget: bool, extra: tuple[str, ...] = ()) -> list
 
 
 def cleanup_policies(keep_versions: int, untagged_older_than_s: int) -> dict[str, Any]:
-    """Artifact Registry cleanup policies, by id: the most recent N versions of each image are kept, and untagged
-    images older than the age are deleted (https://cloud.google.com/artifact-registry/docs/repositories/
-    cleanup-policy; a KEEP policy wins over a DELETE one)."""
+    """Artifact Registry cleanup policies, by id: the most recent N versions of each image are kept; untagged images
+    older than the age are deleted, and so are the images deployer's builds tagged (``src-…``, ``git-…``) once
+    older than the age: every build tags its image, so without that the repository would only grow.
+    (https://cloud.google.com/artifact-registry/docs/repositories/cleanup-policy: a KEEP policy wins over a DELETE
+    one, so the newest N and whatever `latest` points at among them stay.)"""
+    older_than = f"{untagged_older_than_s}s"
     return {
         KEEP_POLICY_ID: {"id": KEEP_POLICY_ID, "action": "KEEP", "mostRecentVersions": {"keepCount": keep_versions}},
         DELETE_POLICY_ID: {
             "id": DELETE_POLICY_ID,
             "action": "DELETE",
-            "condition": {"tagState": "UNTAGGED", "olderThan": f"{untagged_older_than_s}s"},
+            "condition": {"tagState": "UNTAGGED", "olderThan": older_than},
+        },
+        DELETE_BUILDS_POLICY_ID: {
+            "id": DELETE_BUILDS_POLICY_ID,
+            "action": "DELETE",
+            "condition": {"tagState": "TAGGED", "tagPrefixes": list(BUILD_TAG_PREFIXES), "olderThan": older_than},
         },
     }
 

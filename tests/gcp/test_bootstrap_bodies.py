@@ -184,6 +184,12 @@ def test_repository_with_cleanup_policies_is_a_strict_artifact_registry_reposito
     assert delete.action == artifactregistry_v1.CleanupPolicy.Action.DELETE
     assert delete.condition.tag_state == artifactregistry_v1.CleanupPolicyCondition.TagState.UNTAGGED
     assert delete.condition.older_than.total_seconds() == 7 * 86400
+    # Every build tags its image: old build tags are deleted too, or the repository would only grow.
+    builds = repo.cleanup_policies["deployer-delete-old-builds"]
+    assert builds.action == artifactregistry_v1.CleanupPolicy.Action.DELETE
+    assert builds.condition.tag_state == artifactregistry_v1.CleanupPolicyCondition.TagState.TAGGED
+    assert list(builds.condition.tag_prefixes) == ["src-", "git-"]
+    assert builds.condition.older_than.total_seconds() == 7 * 86400
 
 
 def test_budget_body_is_a_strict_budget_for_this_project_with_three_alerts() -> None:

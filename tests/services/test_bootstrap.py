@@ -229,7 +229,12 @@ def test_a_repository_made_elsewhere_gets_the_cleanup_policies_and_keeps_its_own
     assert step.summary.startswith("set the cleanup policies")
     assert mutations(world) == [f"PATCH /v1/projects/{project}/locations/{REGION}/repositories/models"]
     repo = registry.get_repository(name=f"projects/{project}/locations/{REGION}/repositories/models")
-    assert set(repo.cleanup_policies) == {"keep-release", "deployer-keep-recent", "deployer-delete-untagged"}
+    assert set(repo.cleanup_policies) == {
+        "keep-release",
+        "deployer-keep-recent",
+        "deployer-delete-untagged",
+        "deployer-delete-old-builds",
+    }
     assert repo.cleanup_policies["deployer-keep-recent"].most_recent_versions.keep_count == 5
 
 
