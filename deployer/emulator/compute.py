@@ -1991,9 +1991,8 @@ class ComputeEngine:
                 return replayed
             key, doc = self._instance(project, zone, instance)
             if doc.get("status") != "RUNNING":
-                raise _not_ready(
-                    key
-                )  # a reset needs a running VM (Instances.Reset: "Performs a reset on the instance")
+                # A reset needs a running VM (Instances.Reset: "Performs a reset on the instance").
+                raise _not_ready(key)
             return self._zone_operation(
                 req, project, zone, "reset", key, doc["id"], action={"kind": "reset", "instance": key}
             )
