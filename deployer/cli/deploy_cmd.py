@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -49,9 +48,9 @@ def deploy(
     from deployer.cli.output import ConsoleReporter, emit_json, out, render_plan
     from deployer.errors import BadInput
     from deployer.gcp import GoogleCloud
-    from deployer.services.build import inputs_from_config, prepared_source
+    from deployer.services.build import inputs_from_config
     from deployer.services.deploy_run import RunDeployer, check_preview_tag
-    from deployer.services.predeploy import check_before_deploy
+    from deployer.services.predeploy import ready_to_deploy
 
     config = common.load(directory, config_file, project=project, region=region, repository=repository)
     name, kind, _ = config.target(service)
@@ -85,31 +84,19 @@ def deploy(
     cloud = GoogleCloud()
     console = cloud.target.console_url(f"run/detail/{inputs.region}/{name}", inputs.project)
     reporter.info(f"Deploying {name} to Cloud Run in {inputs.project}/{inputs.region}: {console}")
-    # Local checks of the context first (exit 2 sends nothing), then the project's readiness, then the plan.
-    with prepared_source(None if image else inputs, reporter) as source:
-        identities = check_before_deploy(
-            cloud,
-            config,
-            name,
-            dockerfile=None if image else inputs.dockerfile,
-            context_dir=inputs.context_dir,
-            lint_target="run",
-            reporter=reporter,
-        )
-        if identities.build_account:
-            inputs = replace(inputs, service_account=identities.build_account)
-        if identities.runtime_account and not service_config.service_account:
-            service_config = service_config.model_copy(update={"service_account": identities.runtime_account})
+    with ready_to_deploy(cloud, config, name, inputs, image=image, lint_target="run", reporter=reporter) as ready:
+        if ready.runtime_account and not service_config.service_account:
+            service_config = service_config.model_copy(update={"service_account": ready.runtime_account})
         deployer = RunDeployer(cloud, reporter)
         with deployer.planned(
             name,
             service_config,
-            project=inputs.project,
-            region=inputs.region,
-            build_inputs=None if image else inputs,
+            project=ready.inputs.project,
+            region=ready.inputs.region,
+            build_inputs=None if image else ready.inputs,
             image=image,
             preview=preview,
-            source=source,
+            source=ready.source,
         ) as result:
             result.dry_run = dry_run
             common.review_and_apply(result.plan, dry_run=dry_run, diff=diff, yes=yes, as_json=as_json)

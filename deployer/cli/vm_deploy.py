@@ -5,7 +5,6 @@ Called by ``cli/deploy_cmd.py`` after it has found the target; flags mean the sa
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from deployer.cli import common
@@ -32,37 +31,24 @@ def deploy_vm(
 ) -> None:
     from deployer.cli.output import ConsoleReporter, emit_json, out, render_plan
     from deployer.gcp import GoogleCloud
-    from deployer.services.build import prepared_source
     from deployer.services.deploy_vm import VmDeployer, duration_text, vm_build_inputs
-    from deployer.services.predeploy import check_before_deploy
+    from deployer.services.predeploy import ready_to_deploy
 
     inputs = vm_build_inputs(config, name, vm, max_context_mb, allow_large_context, allow_credential_files)
     reporter = ConsoleReporter(verbose=verbose)
     cloud = GoogleCloud()
     console = cloud.target.console_url("compute/instances", inputs.project)
     reporter.info(f"Deploying VM {name} in {inputs.project}/{inputs.region}: {console}")
-    # Local checks of the context first (exit 2 sends nothing), then the project's readiness, then the plan.
-    with prepared_source(None if image else inputs, reporter) as source:
-        identities = check_before_deploy(
-            cloud,
-            config,
-            name,
-            dockerfile=None if image else inputs.dockerfile,
-            context_dir=inputs.context_dir,
-            lint_target="vm",
-            reporter=reporter,
-        )
-        if identities.build_account:
-            inputs = replace(inputs, service_account=identities.build_account)
+    with ready_to_deploy(cloud, config, name, inputs, image=image, lint_target="vm", reporter=reporter) as ready:
         deployer = VmDeployer(cloud, reporter)
         with deployer.planned(
             name,
             vm,
-            project=inputs.project,
-            region=inputs.region,
-            build_inputs=None if image else inputs,
+            project=ready.inputs.project,
+            region=ready.inputs.region,
+            build_inputs=None if image else ready.inputs,
             image=image,
-            source=source,
+            source=ready.source,
         ) as result:
             result.dry_run = dry_run
             common.review_and_apply(result.plan, dry_run=dry_run, diff=diff, yes=yes, as_json=as_json)

@@ -110,12 +110,18 @@ def _check_service_name(value: str) -> str:
     return value
 
 
-def _check_env_name(value: str) -> str:
+def check_env_name_syntax(value: str) -> str:
+    """A shell-safe environment variable name (any container: Cloud Run or a VM)."""
     if not _ENV_NAME_RE.fullmatch(value):
         raise ValueError(
             f"invalid environment variable name {_quoted(value)}: allowed are letters, digits and underscores, "
             "not starting with a digit"
         )
+    return value
+
+
+def _check_env_name(value: str) -> str:
+    check_env_name_syntax(value)
     if value in RESERVED_ENV_NAMES or value.startswith("K_"):
         reserved = ", ".join(sorted(RESERVED_ENV_NAMES))
         extra = " (set the service's port = instead)" if value == "PORT" else ""
@@ -126,7 +132,7 @@ def _check_env_name(value: str) -> str:
     return value
 
 
-def _check_email(value: str) -> str:
+def check_email(value: str) -> str:
     if value and not _EMAIL_RE.fullmatch(value):
         raise ValueError('a service account is an email address like "runner@my-proj.iam.gserviceaccount.com"')
     return value
@@ -258,7 +264,7 @@ class ServiceConfig(BaseModel):
     concurrency: StrictInt = Field(default=80, ge=1, le=1000)
     port: StrictInt = Field(default=8080, ge=1, le=65535)
     public: StrictBool = False
-    service_account: Annotated[str, AfterValidator(_check_email)] = ""
+    service_account: Annotated[str, AfterValidator(check_email)] = ""
     args: tuple[str, ...] = ()
     command: tuple[str, ...] = ()
     timeout: RequestTimeout = Field(default=300, description="Request timeout, in seconds once loaded.")

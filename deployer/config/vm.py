@@ -22,12 +22,10 @@ from pydantic import (
 )
 
 from deployer import gpu as catalogue
-from deployer.config.model import RelativePath, parse_duration
+from deployer.config.model import RelativePath, check_email, check_env_name_syntax, parse_duration
 
 _VM_NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 _ZONE_RE = re.compile(r"^[a-z]+-[a-z]+[0-9]+-[a-z]$")
-_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 # cos-extensions accepts "default", "latest", a driver branch such as "R535", or an exact version such as
 # "535.183.01": https://cloud.google.com/container-optimized-os/docs/how-to/run-gpus#install
 _DRIVER_RE = re.compile(r"^(default|latest|R[0-9]{3,}|[0-9]+\.[0-9]+(\.[0-9]+)?)$")
@@ -60,24 +58,9 @@ def _check_zone(value: str) -> str:
     return value
 
 
-def _check_env_name(value: str) -> str:
-    if not _ENV_NAME_RE.fullmatch(value):
-        raise ValueError(
-            f'invalid environment variable name "{value}": allowed are letters, digits and underscores, '
-            "not starting with a digit"
-        )
-    return value
-
-
 def _check_env_value(value: str) -> str:
     if "\x00" in value:
         raise ValueError("an environment value cannot contain a NUL character")
-    return value
-
-
-def _check_email(value: str) -> str:
-    if value and not _EMAIL_RE.fullmatch(value):
-        raise ValueError('a service account is an email address like "runner@my-proj.iam.gserviceaccount.com"')
     return value
 
 
@@ -109,7 +92,7 @@ def _run_duration(value: object) -> int:
 
 VmName = Annotated[str, AfterValidator(_check_vm_name)]
 Zone = Annotated[str, AfterValidator(_check_zone)]
-VmEnvName = Annotated[str, AfterValidator(_check_env_name)]
+VmEnvName = Annotated[str, AfterValidator(check_env_name_syntax)]
 VmEnvValue = Annotated[str, AfterValidator(_check_env_value)]
 Port = Annotated[StrictInt, AfterValidator(_check_port)]
 MachineType = Annotated[str, AfterValidator(catalogue.check_machine_type_name)]
@@ -159,7 +142,7 @@ class VmConfig(BaseModel):
     env: dict[VmEnvName, VmEnvValue] = Field(default_factory=dict)
     disk_gb: StrictInt | None = Field(default=None, le=MAX_DISK_GB, description="Boot disk size in GB.")
     restart: Literal["always", "on-failure", "no"] = "always"
-    service_account: Annotated[str, AfterValidator(_check_email)] = ""
+    service_account: Annotated[str, AfterValidator(check_email)] = ""
     gpu_driver_version: DriverVersion = "default"
 
     @model_validator(mode="after")

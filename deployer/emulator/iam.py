@@ -1297,17 +1297,9 @@ class Iam:
         self._check_wif_id(pool_id, "workload_identity_pool_id")
         self._check_display(body)
         name = f"{self._parent(req, project, location)}/workloadIdentityPools/{pool_id}"
-        doc = {k: v for k, v in body.items() if k not in _POOL_OUTPUT_ONLY}
-        doc.update(name=name, state="ACTIVE")
-        doc.setdefault("disabled", False)
-        with self.emulator.mutation():
-            pools = self.emulator.state.table(POOLS)
-            if name in pools:
-                # Also for a deleted pool, whose id stays reserved for 30 days
-                # (terraform-google-modules/terraform-google-github-actions-runners#49).
-                raise already_exists("Requested entity already exists")
-            pools[name] = doc
-        return self._operation(name)
+        # Also refused for a deleted pool, whose id stays reserved for 30 days
+        # (terraform-google-modules/terraform-google-github-actions-runners#49).
+        return self._create_wif(POOLS, name, body)
 
     def _pool(
         self, req: Request, project: str, location: str, pool: str, permission: str
@@ -1407,15 +1399,18 @@ class Iam:
         if pool_doc.get("state") != "ACTIVE":
             raise ApiError("FAILED_PRECONDITION", f"The workload identity pool {pool_name} is deleted.")  # unconfirmed
         self._check_provider(body)
-        name = f"{pool_name}/providers/{provider_id}"
+        return self._create_wif(PROVIDERS, f"{pool_name}/providers/{provider_id}", body)
+
+    def _create_wif(self, table: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Store a new pool or provider (ACTIVE); its name, even deleted, may not exist yet."""
         doc = {k: v for k, v in body.items() if k not in _POOL_OUTPUT_ONLY}
         doc.update(name=name, state="ACTIVE")
         doc.setdefault("disabled", False)
         with self.emulator.mutation():
-            providers = self.emulator.state.table(PROVIDERS)
-            if name in providers:
+            stored = self.emulator.state.table(table)
+            if name in stored:
                 raise already_exists("Requested entity already exists")
-            providers[name] = doc
+            stored[name] = doc
         return self._operation(name)
 
     @staticmethod

@@ -43,6 +43,8 @@ class DoctorReport:
     project: str
     region: str | None
     findings: list[Finding] = field(default_factory=list)
+    # bootstrap's build and runtime accounts as found (None: absent, or IAM could not be asked)
+    accounts: tuple[str | None, str | None] = (None, None)
 
     @property
     def errors(self) -> list[Finding]:
@@ -511,7 +513,7 @@ class Doctor:
         self.check_billing()
         targets = _targets(self._config, only)
         enabled = self.check_apis(self.needed_apis(targets if only is not None else None))
-        build, runtime = self.accounts(enabled)
+        build, runtime = self.report.accounts = self.accounts(enabled)
         run_as = [t.service_account or runtime for t in targets]
         act_as = [email for email in [*run_as, *([build] if targets and build else [])] if email]
         act_as_project = any(not email for email in run_as)
@@ -532,10 +534,16 @@ def run_doctor(cloud: GoogleCloud, config: ResolvedConfig) -> DoctorReport:
     return Doctor(cloud, config, config.require_project(), config.region.value).run()
 
 
-def preflight_for_deploy(cloud: GoogleCloud, config: ResolvedConfig, target: str) -> list[Finding]:
+def preflight_report(cloud: GoogleCloud, config: ResolvedConfig, target: str) -> DoctorReport:
     """The checks that matter before deploying ``target`` (a [services] / [vms] name): project, billing, APIs,
-    the caller's permissions for that target and the accounts it runs as, and its GPU. Reads only."""
-    return Doctor(cloud, config, config.require_project(), config.region.value).run(only=target).findings
+    the caller's permissions for that target and the accounts it runs as. Reads only. The report also carries
+    bootstrap's accounts, as found, for the deploy to run as."""
+    return Doctor(cloud, config, config.require_project(), config.region.value).run(only=target)
+
+
+def preflight_for_deploy(cloud: GoogleCloud, config: ResolvedConfig, target: str) -> list[Finding]:
+    """``preflight_report``'s findings."""
+    return preflight_report(cloud, config, target).findings
 
 
 def require_ready(findings: list[Finding]) -> None:

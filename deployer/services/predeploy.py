@@ -5,14 +5,16 @@ matter for the target (stopping early with the same findings and fixes as ``depl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from deployer.config import ResolvedConfig
 from deployer.gcp import GoogleCloud
 from deployer.reporter import Reporter
-from deployer.services.bootstrap import bootstrap_accounts
-from deployer.services.doctor import Severity, preflight_for_deploy, require_ready
+from deployer.services.build import BuildInputs, PreparedSource, prepared_source
+from deployer.services.doctor import preflight_report, require_ready
 from deployer.services.lint import lint_for_deploy
 
 
@@ -38,9 +40,45 @@ def check_before_deploy(
             if finding.severity in ("error", "warning"):
                 where = f"{dockerfile.name}:{finding.line}" if finding.line else dockerfile.name
                 reporter.warn(f"{where}: {finding.message} (fix: {finding.fix}; see `deployer lint`)")
-    readiness = preflight_for_deploy(cloud, config, name)
-    for check in readiness:
-        if check.severity is Severity.WARNING:
-            reporter.warn(f"{check.check}: {check.found}")
-    require_ready(readiness)
-    return DeployIdentities(*bootstrap_accounts(cloud, config.require_project()))
+    readiness = preflight_report(cloud, config, name)
+    for check in readiness.warnings:
+        reporter.warn(f"{check.check}: {check.found}")
+    require_ready(readiness.findings)
+    return DeployIdentities(*readiness.accounts)
+
+
+@dataclass(frozen=True)
+class ReadyToDeploy:
+    source: PreparedSource | None  # the packed context; None when an image is given
+    inputs: BuildInputs  # the build inputs, running as bootstrap's build account when it exists
+    runtime_account: str | None  # bootstrap's runtime account, when it exists
+
+
+@contextmanager
+def ready_to_deploy(
+    cloud: GoogleCloud,
+    config: ResolvedConfig,
+    name: str,
+    inputs: BuildInputs,
+    *,
+    image: str | None,
+    lint_target: str,
+    reporter: Reporter,
+) -> Iterator[ReadyToDeploy]:
+    """Pack and check the context first (a refusal exits 2 having sent nothing), then ``check_before_deploy``.
+
+    The packed context lives until the block ends, for the deploy plan to upload.
+    """
+    with prepared_source(None if image else inputs, reporter) as source:
+        identities = check_before_deploy(
+            cloud,
+            config,
+            name,
+            dockerfile=None if image else inputs.dockerfile,
+            context_dir=inputs.context_dir,
+            lint_target=lint_target,
+            reporter=reporter,
+        )
+        if identities.build_account:
+            inputs = replace(inputs, service_account=identities.build_account)
+        yield ReadyToDeploy(source, inputs, identities.runtime_account)
