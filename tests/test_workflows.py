@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from deployer import __version__
 from deployer.services.init import TEMPLATES, render_workflow
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -72,7 +73,7 @@ def generated_workflows(tmp_path: Path) -> list[Path]:
     paths = []
     for template in TEMPLATES.values():
         path = tmp_path / f"generated-{template.name}.yml"
-        path.write_text(render_workflow(template, "api", "main", "deployer @ git+https://x/d@abc"))
+        path.write_text(render_workflow(template, "api", "main"))
         paths.append(path)
     return paths
 
@@ -258,7 +259,7 @@ def test_generated_service_workflow_is_keyless_least_privilege_and_previews_pull
     assert "secrets." not in text
     assert doc["env"]["DEPLOYER_PROJECT"] == "${{ vars.GCP_PROJECT }}"
     assert doc["env"]["DEPLOYER_REGION"] == "${{ vars.GCP_REGION }}"
-    assert doc["env"]["DEPLOYER_PIP_SPEC"] == "${{ vars.DEPLOYER_PIP_SPEC || 'deployer @ git+https://x/d@abc' }}"
+    assert doc["env"]["DEPLOYER_VERSION"] == __version__
     runs = "\n".join(str(step.get("run", "")) for step in deploy["steps"])
     assert "deployer deploy api --yes --json" in runs
     preview_runs = "\n".join(str(step.get("run", "")) for step in preview["steps"])
@@ -308,5 +309,9 @@ def test_the_workflow_reads_the_variables_bootstrap_prints(tmp_path: Path) -> No
 
     for path in generated_workflows(tmp_path):
         used = set(re.findall(r"\bvars\.([A-Za-z_][A-Za-z0-9_]*)", path.read_text()))
-        # DEPLOYER_PIP_SPEC is optional: the workflow has a default for it.
-        assert used == {*GITHUB_VARIABLES, "DEPLOYER_PIP_SPEC"}, path.name
+        assert used == set(GITHUB_VARIABLES), path.name
+
+
+def test_the_reusable_workflow_installs_this_version_by_name() -> None:
+    inputs = _yaml(REPO_ROOT / ".github" / "workflows" / "deploy.yml")["on"]["workflow_call"]["inputs"]
+    assert inputs["deployer-version"]["default"] == __version__

@@ -5,23 +5,22 @@ Nothing is overwritten without ``force``; the project's own dependency files (re
 never overwritten: the Dockerfile installs from what the project has. Everything is rendered and checked before the
 first file is written, so a bad name or template leaves the directory as it was.
 
-The templates live in ``deployer/templates/`` (package data, so they ship in the wheel).
+The templates live in the top-level ``templates/`` folder, shipped in the wheel (``deployer/shipped.py``).
 """
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import tomllib
 from dataclasses import dataclass, field
-from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal
 
 from deployer import __version__
 from deployer.errors import BadInput, DeployerError
+from deployer.shipped import shipped
 
 DEFAULT_TEMPLATE = "python-api"
 WORKFLOW_PATH = ".github/workflows/deploy.yml"
@@ -131,7 +130,7 @@ class _Planned:
 
 def template_files(name: str) -> Traversable:
     """The template's directory (package data: it works from a wheel as from a checkout)."""
-    return resources.files("deployer").joinpath("templates", name)
+    return shipped("templates", name)
 
 
 def list_templates() -> list[Template]:
@@ -205,34 +204,11 @@ def _render_config(template: Template, name: str, project: str | None, region: s
     return text.replace("__NAME__", name)
 
 
-def install_spec() -> tuple[str, str | None]:
-    """What the workflow's pip installs: where this deployer came from (PEP 610's direct_url.json), else this version
-    by name; and a note when that cannot be what CI should install."""
-    from importlib import metadata
-
-    try:
-        raw = metadata.distribution("deployer").read_text("direct_url.json")
-    except metadata.PackageNotFoundError:
-        raw = None
-    if not raw:
-        return f"deployer=={__version__}", None
-    origin = json.loads(raw)
-    url, vcs = str(origin.get("url", "")), origin.get("vcs_info") or {}
-    if vcs.get("commit_id"):
-        return f"deployer @ {vcs.get('vcs', 'git')}+{url}@{vcs['commit_id']}", None
-    if url and "dir_info" not in origin and not url.startswith("file:"):
-        return f"deployer @ {url}", None
-    return f"deployer=={__version__}", (
-        "this deployer is installed from a local directory, which CI cannot install: set the repository variable "
-        "DEPLOYER_PIP_SPEC to what pip should install there (e.g. deployer @ git+https://github.com/OWNER/REPO@TAG)"
-    )
-
-
-def render_workflow(template: Template, name: str, branch: str, pip_spec: str | None = None) -> str:
+def render_workflow(template: Template, name: str, branch: str) -> str:
+    """The deploy workflow for this template: it installs this deployer by its distribution name, pinned."""
     kind = "deploy-service.yml" if template.target == "services" else "deploy-vm.yml"
-    text = resources.files("deployer").joinpath("templates", "github", kind).read_text(encoding="utf-8")
-    spec = (pip_spec if pip_spec is not None else install_spec()[0]).replace("'", "''")  # a quoted expression string
-    return text.replace("__NAME__", name).replace("__BRANCH__", branch).replace("__PIP_SPEC__", spec)
+    text = shipped("templates", "github", kind).read_text(encoding="utf-8")
+    return text.replace("__NAME__", name).replace("__BRANCH__", branch).replace("__VERSION__", __version__)
 
 
 def _check_config(text: str, template: Template) -> None:
@@ -313,10 +289,7 @@ def _plan(
     else:
         planned.append(_Planned(CONFIG_NAME, config))
     if github:
-        spec, note = install_spec()
-        if note:
-            notes.append(note)
-        planned.append(_Planned(WORKFLOW_PATH, render_workflow(template, name, default_branch(directory), spec)))
+        planned.append(_Planned(WORKFLOW_PATH, render_workflow(template, name, default_branch(directory))))
     return planned
 
 

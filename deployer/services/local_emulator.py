@@ -1,12 +1,14 @@
-"""Start and stop a local emulator process; used by ``deployer demo`` and the test suite.
+"""Run the emulator program (distribution gcp-deployer-emulator, ``python -m deployer_emulator``) for
+``deployer demo`` and ``deployer emulator start``.
 
-The tool's layers never import the emulator: they start it as a separate process and reach it over HTTP.
+deployer never imports the emulator: it starts it as a program, with the flags the emulator itself defines, and
+reaches it over HTTP. The emulator's README documents those flags and the ready file it writes.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -16,23 +18,25 @@ from types import TracebackType
 
 from deployer.errors import DeployerError
 
+EMULATOR_MODULE = "deployer_emulator"
+
+
+def emulator_argv(args: list[str]) -> list[str]:
+    """The command that runs the emulator with ``args``; refuses with the fix when it is not installed."""
+    # find_spec locates the program without importing it.
+    if importlib.util.find_spec(EMULATOR_MODULE) is None:
+        raise DeployerError(
+            "the emulator is not installed (distribution gcp-deployer-emulator)",
+            "install deployer from its repository, which installs both (pip install .), or: pip install ./emulator",
+        )
+    return [sys.executable, "-m", EMULATOR_MODULE, *args]
+
 
 class LocalEmulator:
-    """A ``python -m deployer.emulator`` child process on a free port."""
+    """The emulator as a child process on a free port, in the open world, stopped by ``stop()`` or ``with``."""
 
-    def __init__(
-        self,
-        *,
-        state_dir: Path | None = None,
-        world: str = "open",
-        scenario: Path | None = None,
-        env: dict[str, str] | None = None,
-        startup_timeout_s: float = 60.0,
-    ) -> None:
+    def __init__(self, *, state_dir: Path | None = None, startup_timeout_s: float = 60.0) -> None:
         self._state_dir = state_dir
-        self._world = world
-        self._scenario = scenario  # a scenario file seeds a strict world (docs/emulator.md)
-        self._env = env
         self._startup_timeout_s = startup_timeout_s
         self._proc: subprocess.Popen[bytes] | None = None
         self._workdir = Path(tempfile.mkdtemp(prefix="deployer-emu-run-"))
@@ -42,15 +46,12 @@ class LocalEmulator:
 
     def start(self) -> LocalEmulator:
         ready = self._workdir / "ready.json"
-        argv = [sys.executable, "-m", "deployer.emulator", "--port", "0", "--ready-file", str(ready), "--quiet"]
-        argv += ["--world", self._world]
-        if self._scenario is not None:
-            argv += ["--scenario", str(self._scenario)]
+        args = ["--port", "0", "--ready-file", str(ready), "--quiet"]
         if self._state_dir is not None:
-            argv += ["--state-dir", str(self._state_dir)]
-        env = {**os.environ, **(self._env or {})}
+            args += ["--state-dir", str(self._state_dir)]
+        argv = emulator_argv(args)
         with self.log_path.open("wb") as log:
-            self._proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+            self._proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + self._startup_timeout_s
         while not ready.exists():
             if self._proc.poll() is not None:

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from deployer.cli.app import app
 from deployer.services import roles
-from tests.conftest import EmulatorHandle, caller_credentials
+from deployer_emulator.testing import EmulatorHandle, caller_credentials
 
 REGION = "europe-west4"
 OWNER = "user:owner@example.com"

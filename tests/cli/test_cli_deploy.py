@@ -16,7 +16,7 @@ from google.cloud import run_v2, storage
 from typer.testing import CliRunner
 
 from deployer.cli.app import app
-from tests.conftest import EmulatorHandle
+from deployer_emulator.testing import EmulatorHandle
 
 REGION = "europe-west4"
 

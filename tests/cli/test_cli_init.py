@@ -13,7 +13,7 @@ import requests
 from typer.testing import CliRunner
 
 from deployer.cli.app import app
-from tests.conftest import EmulatorHandle
+from deployer_emulator.testing import EmulatorHandle
 
 REGION = "europe-west4"
 

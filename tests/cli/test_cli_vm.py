@@ -21,7 +21,7 @@ from google.cloud import compute_v1
 from typer.testing import CliRunner
 
 from deployer.cli.app import app
-from tests.conftest import EmulatorHandle
+from deployer_emulator.testing import EmulatorHandle
 
 REGION = "europe-west4"
 

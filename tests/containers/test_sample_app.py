@@ -19,7 +19,7 @@ import requests
 from typer.testing import CliRunner
 
 from deployer.cli.app import app
-from tests.conftest import EmulatorHandle
+from deployer_emulator.testing import EmulatorHandle
 
 SAMPLE_APP = Path(__file__).resolve().parents[2] / "deployer" / "sample_app"
 

@@ -19,7 +19,7 @@ import pytest
 from google.cloud import resourcemanager_v3, service_usage_v1
 from google.iam.v1 import policy_pb2
 
-from tests.conftest import EmulatorHandle, caller_credentials
+from deployer_emulator.testing import EmulatorHandle, caller_credentials
 
 pytestmark = pytest.mark.gcloud
 

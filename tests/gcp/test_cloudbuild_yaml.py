@@ -26,7 +26,7 @@ from google.cloud import artifactregistry_v1
 from google.cloud.devtools import cloudbuild_v1
 
 from deployer.gcp.bodies import BuildSpec, build_body, cloudbuild_config_text, fill_substitutions
-from tests.conftest import EmulatorHandle
+from deployer_emulator.testing import EmulatorHandle
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCATION = "us-central1"

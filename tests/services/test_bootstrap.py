@@ -28,7 +28,7 @@ from deployer.services.bootstrap import (
     BootstrapResult,
     bootstrap_accounts,
 )
-from tests.conftest import EmulatorHandle, caller_credentials
+from deployer_emulator.testing import EmulatorHandle, caller_credentials
 
 REGION = "europe-west4"
 OWNER = "user:owner@example.com"

@@ -26,7 +26,7 @@ from deployer.services.doctor import (
     require_ready,
     run_doctor,
 )
-from tests.conftest import EmulatorHandle, caller_credentials
+from deployer_emulator.testing import EmulatorHandle, caller_credentials
 
 REGION = "europe-west4"
 OWNER = "user:owner@example.com"

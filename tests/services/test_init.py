@@ -3,7 +3,6 @@ loads with the real config loader."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import tomllib
 from pathlib import Path
@@ -19,7 +18,6 @@ from deployer.services.init import (
     default_branch,
     default_name,
     init_project,
-    install_spec,
     template_files,
 )
 
@@ -183,38 +181,14 @@ def test_the_dockerignore_keeps_data_models_venvs_caches_and_secrets_out(tmp_pat
     assert tomllib.loads((tmp_path / "deployer.toml").read_text())["services"]["api"]["port"] == 8080
 
 
-class _Installed:
-    """What importlib.metadata knows of an installed deployer: its PEP 610 direct_url.json, if any."""
-
-    def __init__(self, direct_url: dict[str, object] | None) -> None:
-        self.direct_url = direct_url
-
-    def read_text(self, name: str) -> str | None:
-        assert name == "direct_url.json"
-        return json.dumps(self.direct_url) if self.direct_url is not None else None
-
-
-@pytest.mark.parametrize(
-    ("direct_url", "spec", "noted"),
-    [
-        (None, "deployer==0.1.0", False),  # from a package index: the same version by name
-        (
-            {"url": "https://github.com/o/deployer", "vcs_info": {"vcs": "git", "commit_id": "abc123"}},
-            "deployer @ git+https://github.com/o/deployer@abc123",
-            False,
-        ),
-        ({"url": "https://example.com/deployer-0.1.0.tar.gz", "archive_info": {}}, None, False),
-        ({"url": "file:///home/me/deployer", "dir_info": {"editable": True}}, "deployer==0.1.0", True),
-    ],
-)
-def test_the_workflow_installs_deployer_from_where_it_came_from(
-    monkeypatch: pytest.MonkeyPatch, direct_url: dict[str, object] | None, spec: str | None, noted: bool
-) -> None:
+def test_the_workflow_installs_this_deployer_by_its_distribution_name_pinned(tmp_path: Path) -> None:
     from importlib import metadata
 
-    monkeypatch.setattr(metadata, "distribution", lambda name: _Installed(direct_url))
-    found, note = install_spec()
-    assert found == (spec or "deployer @ https://example.com/deployer-0.1.0.tar.gz")
-    assert (note is not None) == noted
-    if noted:
-        assert "DEPLOYER_PIP_SPEC" in str(note)
+    from deployer import __version__
+
+    init_project(tmp_path, template_name="python-api", github=True)
+    workflow = (tmp_path / ".github" / "workflows" / "deploy.yml").read_text()
+    assert f'DEPLOYER_VERSION: "{__version__}"' in workflow
+    assert 'pip install "gcp-deployer==$DEPLOYER_VERSION"' in workflow
+    assert "PIP_SPEC" not in workflow  # no user-set spec: nothing but our own name is ever installed
+    assert metadata.metadata("gcp-deployer")["Name"] == "gcp-deployer"  # the name the workflow installs is ours

@@ -29,7 +29,7 @@ from deployer.services.deploy_run import (
     preview_traffic,
     updated_body,
 )
-from tests.conftest import EmulatorHandle
+from deployer_emulator.testing import EmulatorHandle
 
 REGION = "europe-west4"
 
