@@ -38,11 +38,14 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
     return f' (did you mean "{close[0]}"?)' if close else ""
 
 
-def matching(pattern: re.Pattern[str], message: str | Callable[[str], str]) -> Callable[[str], str]:
-    """A check that ``pattern`` matches the whole value; ``message`` (or ``message(value)``) says what is allowed."""
+def matching(
+    pattern: re.Pattern[str], message: str | Callable[[str], str], *, max_length: int | None = None
+) -> Callable[[str], str]:
+    """A check that ``pattern`` matches the whole value (of at most ``max_length`` characters); ``message`` (or
+    ``message(value)``) says what is allowed."""
 
     def check(value: str) -> str:
-        if not pattern.fullmatch(value):
+        if (max_length is not None and len(value) > max_length) or not pattern.fullmatch(value):
             raise ValueError(message(value) if callable(message) else message)
         return value
 
@@ -68,13 +71,12 @@ check_project = matching(
 check_region = matching(_REGION_RE, 'a region looks like "europe-west4" or "us-central1"')
 
 
-def check_repository(value: str) -> str:
-    if len(value) > MAX_REPOSITORY_ID or not _REPOSITORY_RE.fullmatch(value):
-        raise ValueError(
-            f"an Artifact Registry repository id is at most {MAX_REPOSITORY_ID} characters: lowercase letters, "
-            "digits and hyphens, starting with a letter and ending with a letter or digit"
-        )
-    return value
+check_repository = matching(
+    _REPOSITORY_RE,
+    f"an Artifact Registry repository id is at most {MAX_REPOSITORY_ID} characters: lowercase letters, "
+    "digits and hyphens, starting with a letter and ending with a letter or digit",
+    max_length=MAX_REPOSITORY_ID,
+)
 
 
 # A shell-safe environment variable name (any container: Cloud Run or a VM).

@@ -23,6 +23,7 @@ from deployer.config.checks import (
     RelativePath,
     ServiceAccountEmail,
     check_env_name_syntax,
+    matching,
     memory_mib,
     normalize_cpu,
     normalize_memory,
@@ -57,13 +58,14 @@ _CPU_FOR_MEMORY = ((24 * 1024, 8), (16 * 1024, 6), (8 * 1024, 4), (4 * 1024, 2))
 _MEMORY_FOR_CPU = {4: 2 * 1024, 6: 4 * 1024, 8: 4 * 1024}
 
 
-def _check_service_name(value: str) -> str:
-    if len(value) > MAX_SERVICE_NAME or not _SERVICE_RE.fullmatch(value):
-        raise ValueError(
-            f"invalid service name {quoted(value)}: a Cloud Run service name is at most {MAX_SERVICE_NAME} "
-            "characters: lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen"
-        )
-    return value
+_check_service_name = matching(
+    _SERVICE_RE,
+    lambda value: (
+        f"invalid service name {quoted(value)}: a Cloud Run service name is at most {MAX_SERVICE_NAME} "
+        "characters: lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen"
+    ),
+    max_length=MAX_SERVICE_NAME,
+)
 
 
 def _check_env_name(value: str) -> str:
