@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from deployer.config.file import FileConfig
+from deployer.config.build import BuildConfig
+from deployer.config.file import CONFIG_FILE_NAME, DEFAULT_REPOSITORY, FileConfig, config_schema
 from deployer.config.load import Resolved, ResolvedConfig, Source, load_config
-from deployer.config.model import (
-    CONFIG_FILE_NAME,
-    DEFAULT_REPOSITORY,
-    BuildConfig,
-    ServiceConfig,
-    config_schema,
-)
+from deployer.config.service import ServiceConfig
 
 __all__ = [
     "CONFIG_FILE_NAME",

@@ -7,9 +7,11 @@ The checks are shared with the flags, so a bad value reads the same wherever it 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, WithJsonSchema
+
+from deployer.config.checks import matching, strings_only, to_seconds
 
 # Shown as three groups of six uppercase letters or digits (https://cloud.google.com/billing/docs/how-to/
 # find-billing-account-id), e.g. 012345-6789AB-CDEF01.
@@ -65,10 +67,7 @@ def check_github(value: str) -> str:
     return value
 
 
-def check_parent(value: str) -> str:
-    if not _PARENT_RE.fullmatch(value):
-        raise ValueError('a parent is "organizations/NUMBER" or "folders/NUMBER"')
-    return value
+check_parent = matching(_PARENT_RE, 'a parent is "organizations/NUMBER" or "folders/NUMBER"')
 
 
 def check_api(value: str) -> str:
@@ -81,10 +80,9 @@ def check_api(value: str) -> str:
     return name
 
 
-def check_currency(value: str) -> str:
-    if not _CURRENCY_RE.fullmatch(value):
-        raise ValueError('a currency is an ISO 4217 code like "USD" or "EUR" (the billing account\'s currency)')
-    return value
+check_currency = matching(
+    _CURRENCY_RE, 'a currency is an ISO 4217 code like "USD" or "EUR" (the billing account\'s currency)'
+)
 
 
 def check_budget(value: object) -> float:
@@ -103,37 +101,14 @@ def check_budget(value: object) -> float:
 def parse_age(value: object) -> int:
     """``"7d"``, ``"36h"``, ``"604800s"`` or a number of seconds, to seconds (1 hour to 10 years)."""
     allowed = f'an age like "7d", "36h" or "604800s" between {MIN_AGE_S // 3600}h and {MAX_AGE_S // 86400}d'
-    if isinstance(value, bool):
-        raise ValueError(f"must be {allowed}")
-    if isinstance(value, int):
-        seconds = value
-    elif isinstance(value, str):
-        match = _AGE_RE.fullmatch(value.strip())
-        if not value.strip() or match is None:
-            raise ValueError(f"must be {allowed}")
-        days, hours, minutes, secs = (int(part) if part else 0 for part in match.groups())
-        seconds = days * 86400 + hours * 3600 + minutes * 60 + secs
-    else:
-        raise ValueError(f"must be {allowed}")
-    if not MIN_AGE_S <= seconds <= MAX_AGE_S:
-        raise ValueError(f"must be {allowed} (got {seconds}s)")
-    return seconds
+    return to_seconds(value, _AGE_RE, (86400, 3600, 60, 1), MIN_AGE_S, MAX_AGE_S, allowed)
 
 
-def _string(check: Any) -> Any:
-    def run(value: object) -> Any:
-        if not isinstance(value, str):
-            raise ValueError("must be a string")
-        return check(value)
-
-    return run
-
-
-BillingAccount = Annotated[str, BeforeValidator(_string(check_billing_account))]
+BillingAccount = Annotated[str, BeforeValidator(strings_only(check_billing_account))]
 Member = Annotated[str, AfterValidator(check_member)]
 GitHubRepository = Annotated[str, AfterValidator(check_github)]
 Parent = Annotated[str, AfterValidator(check_parent)]
-ApiName = Annotated[str, BeforeValidator(_string(check_api))]
+ApiName = Annotated[str, BeforeValidator(strings_only(check_api))]
 Currency = Annotated[str, AfterValidator(check_currency)]
 Budget = Annotated[
     float,

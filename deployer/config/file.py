@@ -1,26 +1,23 @@
-"""The whole configuration file: the top-level settings and one table per kind of target.
+"""The whole configuration file: the top-level settings, one table per section, and its JSON schema.
 
-Each section's model lives in its own module (``model.py`` for build and Cloud Run services, ``vm.py`` for Compute
-Engine VMs, ``bootstrap.py`` for project setup); this one puts them together.
+Each section's model lives in its own module (``build.py``, ``service.py`` for Cloud Run services, ``vm.py`` for
+Compute Engine VMs, ``bootstrap.py`` for project setup); this one puts them together.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from deployer.config.bootstrap import BootstrapConfig
-from deployer.config.model import (
-    DEFAULT_REPOSITORY,
-    BuildConfig,
-    ServiceConfig,
-    ServiceName,
-    check_project,
-    check_region,
-    check_repository,
-)
+from deployer.config.build import BuildConfig
+from deployer.config.checks import check_project, check_region, check_repository
+from deployer.config.service import ServiceConfig, ServiceName
 from deployer.config.vm import VmConfig, VmName
+
+CONFIG_FILE_NAME = "deployer.toml"
+DEFAULT_REPOSITORY = "deployer"
 
 
 class FileConfig(BaseModel):
@@ -45,3 +42,8 @@ class FileConfig(BaseModel):
         if both:
             raise ValueError(f"target names must be unique across [services] and [vms]; used twice: {', '.join(both)}")
         return self
+
+
+def config_schema() -> dict[str, Any]:
+    """The JSON schema of the configuration file, for documentation and editor completion."""
+    return FileConfig.model_json_schema()

@@ -8,7 +8,6 @@ than by running ``gcloud``, which takes about a second to start.
 from __future__ import annotations
 
 import configparser
-import difflib
 import json
 import os
 import re
@@ -24,16 +23,10 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from deployer.config.bootstrap import BootstrapConfig
-from deployer.config.file import FileConfig
-from deployer.config.model import (
-    CONFIG_FILE_NAME,
-    DEFAULT_REPOSITORY,
-    BuildConfig,
-    ServiceConfig,
-    check_project,
-    check_region,
-    check_repository,
-)
+from deployer.config.build import BuildConfig
+from deployer.config.checks import check_project, check_region, check_repository, did_you_mean
+from deployer.config.file import CONFIG_FILE_NAME, DEFAULT_REPOSITORY, FileConfig
+from deployer.config.service import ServiceConfig
 from deployer.config.vm import VmConfig
 from deployer.errors import BadInput
 
@@ -141,8 +134,7 @@ class ResolvedConfig:
                 f"name the service: one of {', '.join(names)}",
             )
         if name not in self.services:
-            close = difflib.get_close_matches(name, names, n=1)
-            guess = f' (did you mean "{close[0]}"?)' if close else ""
+            guess = did_you_mean(name, names)
             raise BadInput(
                 f'no service named "{name}" in {where}{guess}; configured: {", ".join(names)}',
                 f"use one of {', '.join(names)}, or add a [services.{name}] table",
@@ -171,8 +163,7 @@ class ResolvedConfig:
                     f"name the target: one of {', '.join(names)}",
                 )
         if name not in kinds:
-            close = difflib.get_close_matches(name, names, n=1)
-            guess = f' (did you mean "{close[0]}"?)' if close else ""
+            guess = did_you_mean(name, names)
             raise BadInput(
                 f'no service or vm named "{name}" in {where}{guess}; configured: {", ".join(names)}',
                 f"use one of {', '.join(names)}, or add a [services.{name}] or [vms.{name}] table",
@@ -425,10 +416,7 @@ def _suggest_key(loc: tuple[str | int, ...]) -> str:
     known = _known_keys(loc[:-1])
     if not known:
         return ""
-    close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-    if close:
-        return f' (did you mean "{close[0]}"?)'
-    return f" (known keys here: {', '.join(known)})"
+    return did_you_mean(str(loc[-1]), known) or f" (known keys here: {', '.join(known)})"
 
 
 def _known_keys(parent: tuple[str | int, ...]) -> list[str]:

@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from deployer import gpu as catalogue
-from deployer.config.model import RelativePath, check_email, check_env_name_syntax, parse_duration
+from deployer.config.checks import RelativePath, ServiceAccountEmail, check_env_name_syntax, matching, parse_duration
 
 _VM_NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 _ZONE_RE = re.compile(r"^[a-z]+-[a-z]+[0-9]+-[a-z]$")
@@ -43,19 +43,14 @@ RESTART_POLICIES = ("always", "on-failure", "no")
 TERMINATION_ACTIONS = ("STOP", "DELETE")
 
 
-def _check_vm_name(value: str) -> str:
-    if not _VM_NAME_RE.fullmatch(value):
-        raise ValueError(
-            f'invalid VM name "{value}": a Compute Engine instance name is 1 to 63 characters: lowercase letters, '
-            "digits and hyphens, starting with a letter and not ending with a hyphen"
-        )
-    return value
-
-
-def _check_zone(value: str) -> str:
-    if not _ZONE_RE.fullmatch(value):
-        raise ValueError('a zone looks like "europe-west4-a" or "us-central1-b"')
-    return value
+_check_vm_name = matching(
+    _VM_NAME_RE,
+    lambda value: (
+        f'invalid VM name "{value}": a Compute Engine instance name is 1 to 63 characters: lowercase '
+        "letters, digits and hyphens, starting with a letter and not ending with a hyphen"
+    ),
+)
+_check_zone = matching(_ZONE_RE, 'a zone looks like "europe-west4-a" or "us-central1-b"')
 
 
 def _check_env_value(value: str) -> str:
@@ -64,12 +59,9 @@ def _check_env_value(value: str) -> str:
     return value
 
 
-def _check_driver(value: str) -> str:
-    if not _DRIVER_RE.fullmatch(value):
-        raise ValueError(
-            'must be "default", "latest", a driver branch like "R535", or an exact version like "535.183.01"'
-        )
-    return value
+_check_driver = matching(
+    _DRIVER_RE, 'must be "default", "latest", a driver branch like "R535", or an exact version like "535.183.01"'
+)
 
 
 def _check_port(value: int) -> int:
@@ -142,7 +134,7 @@ class VmConfig(BaseModel):
     env: dict[VmEnvName, VmEnvValue] = Field(default_factory=dict)
     disk_gb: StrictInt | None = Field(default=None, le=MAX_DISK_GB, description="Boot disk size in GB.")
     restart: Literal["always", "on-failure", "no"] = "always"
-    service_account: Annotated[str, AfterValidator(check_email)] = ""
+    service_account: ServiceAccountEmail = ""
     gpu_driver_version: DriverVersion = "default"
 
     @model_validator(mode="after")

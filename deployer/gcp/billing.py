@@ -8,9 +8,11 @@ modify-project). An account that already pays for as many projects as it may ref
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from deployer.errors import DeployerError
+from deployer.gcp.bodies.billing import account_name, billing_info_body
 from deployer.gcp.clients import Clients
 from deployer.gcp.errors import ROLE_FOR_PERMISSION, billing_limit_error, google_call
 
@@ -29,10 +31,6 @@ class BillingAccount:
     display_name: str
     open: bool
     currency: str
-
-
-def account_name(account: str) -> str:
-    return f"billingAccounts/{account}"
 
 
 class BillingAdapter:
@@ -67,7 +65,9 @@ class BillingAdapter:
         from google.api_core import exceptions as gexc
         from google.cloud import billing_v1
 
-        info = billing_v1.ProjectBillingInfo(billing_account_name=account_name(account))
+        info = billing_v1.ProjectBillingInfo.from_json(
+            json.dumps(billing_info_body(account)), ignore_unknown_fields=False
+        )
         with google_call(f"linking billing account {account} to project {project}", project=project):
             try:
                 updated = self._clients.billing.update_project_billing_info(

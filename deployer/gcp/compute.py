@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deployer.errors import DeployerError
+from deployer.gcp.bodies.compute import COS_FAMILY, COS_PROJECT
 from deployer.gcp.clients import Clients
-from deployer.gcp.compute_bodies import COS_FAMILY, COS_PROJECT
 from deployer.gcp.errors import google_call
 
 # How long a create, delete or restart may take before deployer stops waiting (the operation goes on in Google).

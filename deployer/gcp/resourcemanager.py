@@ -31,14 +31,6 @@ class Project:
         return self.state == "ACTIVE"
 
 
-def project_body(project_id: str, parent: str | None, labels: dict[str, str]) -> dict[str, Any]:
-    """A REST ``Project`` for CreateProject; the display name is the id (4-30 characters are allowed)."""
-    body: dict[str, Any] = {"projectId": project_id, "displayName": project_id, "labels": dict(labels)}
-    if parent:
-        body["parent"] = parent
-    return body
-
-
 def _project(message: Any) -> Project:
     from google.cloud import resourcemanager_v3
 

@@ -20,21 +20,22 @@ from typing import TYPE_CHECKING, Any
 
 from deployer.errors import BadInput, DeployerError
 from deployer.gcp import GoogleCloud
-from deployer.gcp.bodies import MANAGED_BY_LABEL, owned_differences, repository_body
-from deployer.gcp.budgets import budget_body, budget_differences, budget_display_name
-from deployer.gcp.errors import PolicyConflict
-from deployer.gcp.iam import (
+from deployer.gcp.bodies.artifactregistry import cleanup_policies, repository_body
+from deployer.gcp.bodies.budgets import THRESHOLDS, budget_body, budget_differences, budget_display_name
+from deployer.gcp.bodies.iam import (
     add_bindings,
     github_principal_set,
     github_provider_body,
     missing_grants,
     pool_body,
-    pool_resource,
     provider_differences,
-    provider_resource,
     service_account_body,
 )
-from deployer.gcp.resourcemanager import project_body
+from deployer.gcp.bodies.labels import managed_by_label
+from deployer.gcp.bodies.resourcemanager import project_body
+from deployer.gcp.bodies.run import owned_differences
+from deployer.gcp.errors import PolicyConflict
+from deployer.gcp.iam import pool_resource, provider_resource
 from deployer.gcp.serviceusage import MAX_BATCH
 from deployer.plan import Action, Plan, Step
 from deployer.reporter import Reporter
@@ -63,12 +64,6 @@ BUDGETS_API = "billingbudgets.googleapis.com"
 
 POOL_ID = "deployer-github"
 PROVIDER_ID = "github"
-KEEP_POLICY_ID = "deployer-keep-recent"
-DELETE_POLICY_ID = "deployer-delete-untagged"
-DELETE_BUILDS_POLICY_ID = "deployer-delete-old-builds"
-# The tags deployer's builds push besides `latest`: one per source and one per clean commit.
-BUILD_TAG_PREFIXES = ("src-", "git-")
-
 POLICY_ATTEMPTS = 8  # read-modify-write attempts on a contended IAM policy before giving up
 GITHUB_VARIABLES = ("GCP_WORKLOAD_IDENTITY_PROVIDER", "GCP_SERVICE_ACCOUNT", "GCP_PROJECT", "GCP_REGION")
 NUMBER_PLACEHOLDER = "PROJECT_NUMBER"
@@ -78,28 +73,6 @@ def needed_apis(*, vms: bool, budget: bool, extra: tuple[str, ...] = ()) -> list
     """The APIs to enable; compute only with [vms], billingbudgets only with a budget."""
     apis = [*BASE_APIS, *([COMPUTE_API] if vms else []), *([BUDGETS_API] if budget else []), *extra]
     return list(dict.fromkeys(apis))
-
-
-def cleanup_policies(keep_versions: int, untagged_older_than_s: int) -> dict[str, Any]:
-    """Artifact Registry cleanup policies, by id: the most recent N versions of each image are kept; untagged images
-    older than the age are deleted, and so are the images deployer's builds tagged (``src-…``, ``git-…``) once
-    older than the age: every build tags its image, so without that the repository would only grow.
-    (https://cloud.google.com/artifact-registry/docs/repositories/cleanup-policy: a KEEP policy wins over a DELETE
-    one, so the newest N and whatever `latest` points at among them stay.)"""
-    older_than = f"{untagged_older_than_s}s"
-    return {
-        KEEP_POLICY_ID: {"id": KEEP_POLICY_ID, "action": "KEEP", "mostRecentVersions": {"keepCount": keep_versions}},
-        DELETE_POLICY_ID: {
-            "id": DELETE_POLICY_ID,
-            "action": "DELETE",
-            "condition": {"tagState": "UNTAGGED", "olderThan": older_than},
-        },
-        DELETE_BUILDS_POLICY_ID: {
-            "id": DELETE_BUILDS_POLICY_ID,
-            "action": "DELETE",
-            "condition": {"tagState": "TAGGED", "tagPrefixes": list(BUILD_TAG_PREFIXES), "olderThan": older_than},
-        },
-    }
 
 
 def github_variables(provider: str, service_account: str, project: str, region: str) -> dict[str, str]:
@@ -284,7 +257,7 @@ class BootstrapResult:
             "members": list(i.members),
             "github": self.github(),
             "budget": (
-                {"amount": i.budget, "currency": i.budget_currency, "thresholds": [0.5, 0.9, 1.0]}
+                {"amount": i.budget, "currency": i.budget_currency, "thresholds": list(THRESHOLDS)}
                 if i.budget is not None
                 else None
             ),
@@ -340,7 +313,7 @@ class Bootstrapper:
                 f"create it with `deployer bootstrap --project {i.project} --create --billing-account ACCOUNT_ID`, "
                 "or check the id (gcloud projects list) and that you have access to it",
             )
-        body = project_body(i.project, i.parent, MANAGED_BY_LABEL)
+        body = project_body(i.project, i.parent, managed_by_label())
 
         def create() -> None:
             existing = rm.get_project(i.project)
@@ -481,7 +454,7 @@ class Bootstrapper:
             f"keep the {i.keep_versions} most recent versions, delete untagged images older than "
             f"{_age(i.untagged_older_than_s)}"
         )
-        body = {**repository_body(), "cleanupPolicies": wanted}
+        body = repository_body(cleanup_policies=wanted)
 
         def ensure() -> None:
             have = registry.cleanup_policies(i.project, i.region, i.repository)

@@ -22,7 +22,8 @@ from typing import Any
 from deployer.config import ResolvedConfig, ServiceConfig
 from deployer.errors import BadInput, DeployerError
 from deployer.gcp import GoogleCloud
-from deployer.gcp.bodies import BuildSpec, build_body, image_name, repository_body, source_bucket_name
+from deployer.gcp.bodies.artifactregistry import image_name, repository_body
+from deployer.gcp.bodies.build import BuildSpec, build_body, source_bucket_name
 from deployer.gcp.cloudbuild import BuildState
 from deployer.gcp.storage import StorageAdapter
 from deployer.plan import Action, Plan, Step

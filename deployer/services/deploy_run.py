@@ -7,8 +7,6 @@ error says what Google reported and what to do.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +16,15 @@ from typing import Any
 from deployer.config import ServiceConfig
 from deployer.errors import BadInput, DeployerError
 from deployer.gcp import GoogleCloud
-from deployer.gcp.bodies import ServiceSpec, merge_owned, owned_differences, service_body, with_public_access
+from deployer.gcp.bodies.run import (
+    PREVIEW_PIN_LABEL,
+    ServiceSpec,
+    owned_differences,
+    preview_body,
+    service_body,
+    updated_body,
+    with_public_access,
+)
 from deployer.gcp.run import RevisionFailure, RunService
 from deployer.plan import Action, Plan, Step
 from deployer.reporter import Reporter
@@ -26,11 +32,6 @@ from deployer.services.build import BuildInputs, BuildPlanner, BuildResult, Prep
 
 REVISION_TIMEOUT_S = 900.0
 
-LATEST = "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST"
-BY_REVISION = "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION"
-# Set by a preview deploy that had to pin the traffic that followed the latest revision (the preview becomes the
-# latest); the value is the pinned revision. The next regular deploy gives that traffic back to the latest revision.
-PREVIEW_PIN_LABEL = "deployer-preview-pinned"
 # Cloud Run's traffic tags: a DNS label of lowercase letters, digits and hyphens starting with a letter, at least 3
 # characters ("revision tags must contain at least three characters",
 # https://github.com/PolicyEngine/policyengine-sim-api/issues/656), and with the service name at most 46 characters,
@@ -329,73 +330,6 @@ def check_preview_tag(tag: str, service: str) -> None:
             f"{service!r} together at most {MAX_TAG_WITH_SERVICE})",
             "use the pull request's number, e.g. --preview pr-123",
         )
-
-
-def preview_revision_name(service: str, tag: str, template: dict[str, Any]) -> str:
-    """``SERVICE-TAG-HASH``: named by the configuration, so the same preview deployed again is the same revision.
-
-    A revision name starts with its service's name and a hyphen and is a DNS label of at most 63 characters; with
-    the tag rules above it is at most 56.
-    """
-    content = {key: value for key, value in template.items() if key != "revision"}
-    digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:8]
-    return f"{service}-{tag}-{digest}"
-
-
-def preview_traffic(current: dict[str, Any], revision: str, tag: str) -> tuple[list[dict[str, Any]], str]:
-    """The traffic with ``revision`` added under ``tag`` at 0%, and the revision now pinned ("" if none was).
-
-    Traffic that followed the latest revision is pinned to the revision serving it now, since the preview becomes
-    the latest. A previous preview under the same tag is replaced; a tag that carried traffic keeps its traffic
-    and loses the tag.
-    """
-    serving = str(current.get("latestReadyRevision", "")).rsplit("/", 1)[-1]
-    pinned = ""
-    traffic: list[dict[str, Any]] = []
-    for target in current.get("traffic") or [{"type": LATEST, "percent": 100}]:
-        target = dict(target)
-        if target.get("tag") == tag:
-            if not target.get("percent"):
-                continue
-            del target["tag"]
-        if target.get("type") == LATEST:
-            if not serving:
-                raise DeployerError(
-                    "the service has no ready revision to keep serving while the preview is deployed",
-                    "deploy it without --preview first",
-                )
-            target["type"], target["revision"], pinned = BY_REVISION, serving, serving
-        traffic.append(target)
-    traffic.append({"type": BY_REVISION, "revision": revision, "percent": 0, "tag": tag})
-    return traffic, pinned
-
-
-def preview_body(current: dict[str, Any], desired: dict[str, Any], service: str, tag: str) -> dict[str, Any]:
-    """The service with the owned fields of ``desired`` in a revision named for the preview, tagged, at 0%."""
-    body = merge_owned(current, desired)
-    revision = preview_revision_name(service, tag, body["template"])
-    body["template"]["revision"] = revision
-    body["traffic"], pinned = preview_traffic(current, revision, tag)
-    if pinned:
-        body["labels"] = {**body.get("labels", {}), PREVIEW_PIN_LABEL: pinned}
-    return body
-
-
-def updated_body(current: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
-    """``merge_owned``, and traffic a preview pinned given back to the latest revision (the one this update makes)."""
-    body = merge_owned(current, desired)
-    labels = dict(body.get("labels") or {})
-    pinned = labels.pop(PREVIEW_PIN_LABEL, None)
-    if pinned is None:
-        return body
-    traffic: list[dict[str, Any]] = []
-    for target in current.get("traffic") or []:
-        if target.get("type") == BY_REVISION and target.get("revision") == pinned:
-            target = {key: value for key, value in target.items() if key != "revision"}
-            target["type"] = LATEST
-        traffic.append(dict(target))
-    body["labels"], body["traffic"] = labels, traffic
-    return body
 
 
 def _tag_url(service: dict[str, Any], tag: str) -> str:

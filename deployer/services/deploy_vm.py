@@ -24,8 +24,8 @@ from deployer.config import ResolvedConfig, ServiceConfig
 from deployer.config.vm import VmConfig
 from deployer.errors import BadInput, DeployerError
 from deployer.gcp import GoogleCloud
-from deployer.gcp.compute import Instance, Quota, ZoneCapacityError, quota_console_url
-from deployer.gcp.compute_bodies import (
+from deployer.gcp.bodies.cloud_init import ContainerSpec, render_user_data
+from deployer.gcp.bodies.compute import (
     LOGGING_KEY,
     USER_DATA_KEY,
     InstanceSpec,
@@ -37,6 +37,8 @@ from deployer.gcp.compute_bodies import (
     set_metadata_body,
     shape_differences,
 )
+from deployer.gcp.bodies.labels import MANAGED_BY_TEXT, describes_managed, is_managed
+from deployer.gcp.compute import Instance, Quota, ZoneCapacityError, quota_console_url
 from deployer.gpu import BUILTIN_GPU_MACHINE_TYPES, GPUS_ALL_REGIONS, GpuChoice, boot_disk_type
 from deployer.plan import Action, Plan, Step
 from deployer.reporter import Reporter
@@ -49,10 +51,8 @@ from deployer.services.build import (
     inputs_from_config,
     prepare_source,
 )
-from deployer.services.cloud_init import ContainerSpec, render_user_data
 from deployer.services.roles import RUNTIME_ACCOUNT_ID, service_account_email
 
-MANAGED_BY = ("managed-by", "deployer")
 # Instance states in which the VM runs (and holds GPU quota); the others are stopped or on their way there.
 RUNNING_STATES = frozenset({"PROVISIONING", "STAGING", "RUNNING", "REPAIRING"})
 STOPPED_STATES = frozenset({"STOPPING", "STOPPED", "TERMINATED", "SUSPENDING", "SUSPENDED"})
@@ -136,10 +136,6 @@ def container_spec(name: str, config: VmConfig, image: str) -> ContainerSpec:
 
 def _instance_path(project: str, zone: str, name: str) -> str:
     return f"projects/{project}/zones/{zone}/instances/{name}"
-
-
-def _is_ours(labels: dict[str, str]) -> bool:
-    return labels.get(MANAGED_BY[0]) == MANAGED_BY[1]
 
 
 def zones_to_search(config_zone: str | None, region_zones: tuple[str, ...] | list[str]) -> list[str]:
@@ -270,10 +266,10 @@ class VmDeployer:
                 "https://cloud.google.com/compute/docs/machine-resource",
             )
         existing = compute.find_instance(project, zones_to_search(config.zone, region_info.zones), result.name)
-        if existing is not None and not _is_ours(existing.labels):
+        if existing is not None and not is_managed(existing.labels):
             raise DeployerError(
                 f"a VM named {result.name} already exists in {existing.zone} and was not created by deployer "
-                "(it has no managed-by=deployer label); deployer leaves it alone",
+                f"(it has no {MANAGED_BY_TEXT} label); deployer leaves it alone",
                 f"rename the [vms.{result.name}] table, or delete that VM yourself",
             )
         project_info = compute.project(project)
@@ -595,7 +591,7 @@ class VmDeployer:
         url = f"/compute/v1/projects/{result.project}/global/firewalls"
         project = result.project
         if not config.ports:
-            if current is not None and _firewall_is_ours(current):
+            if current is not None and describes_managed(current.get("description")):
                 result.plan.add(
                     Step(
                         Action.DELETE,
@@ -620,7 +616,7 @@ class VmDeployer:
                 )
             )
             return
-        if not _firewall_is_ours(current):
+        if not describes_managed(current.get("description")):
             raise DeployerError(
                 f"a firewall rule named {name} exists and was not made by deployer",
                 "delete or rename that rule, then deploy again",
@@ -638,10 +634,6 @@ class VmDeployer:
                 apply=lambda: compute.patch_firewall(project, name, desired),
             )
         )
-
-
-def _firewall_is_ours(doc: dict[str, Any]) -> bool:
-    return str(doc.get("description", "")).startswith("managed-by=deployer")
 
 
 def _digest_of(image: str | None) -> str | None:
@@ -709,9 +701,9 @@ class VmDestroyer:
             result.plan.add(
                 Step(Action.NOOP, f"projects/{project}/zones/*/instances/{name}", f"no VM {name} in {region}")
             )
-        elif not _is_ours(instance.labels):
+        elif not is_managed(instance.labels):
             raise DeployerError(
-                f"VM {name} in {instance.zone} was not created by deployer (no managed-by=deployer label); "
+                f"VM {name} in {instance.zone} was not created by deployer (no {MANAGED_BY_TEXT} label); "
                 "deployer does not delete it",
                 "delete it yourself if it should go: gcloud compute instances delete "
                 f"{name} --zone {instance.zone} --project {project}",
@@ -734,7 +726,7 @@ class VmDestroyer:
         firewall = compute.get_firewall(project, rule)
         if firewall is None:
             result.plan.add(Step(Action.NOOP, resource, "no firewall rule"))
-        elif not _firewall_is_ours(firewall):
+        elif not describes_managed(firewall.get("description")):
             result.plan.add(Step(Action.NOOP, resource, "firewall rule not made by deployer: left alone"))
         else:
             result.plan.add(

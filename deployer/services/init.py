@@ -40,7 +40,7 @@ PYPROJECT_INSTALL = (
 
 Target = Literal["services", "vms"]
 _NAME_RE = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
-# Cloud Run service names are shorter than Compute Engine instance names (config/model.py, config/vm.py).
+# Cloud Run service names are shorter than Compute Engine instance names (config/service.py, config/vm.py).
 _MAX_NAME = {"services": 49, "vms": 63}
 _REQUIREMENT_NAME_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
@@ -226,7 +226,7 @@ def _check_config(text: str, template: Template) -> None:
 def _check_project_setting(key: str, value: str | None) -> None:
     if value is None:
         return
-    from deployer.config.model import check_project, check_region
+    from deployer.config.checks import check_project, check_region
 
     try:
         (check_project if key == "project" else check_region)(value)

@@ -2,7 +2,7 @@
 
 There is no agent on the VM to ask: the container's state is read from the serial console (port 1), where systemd
 reports units starting, stopping and failing, and where both deployer units copy their output
-(``StandardOutput=journal+console``, see services/cloud_init.py). That is as far as the VM lets one see without
+(``StandardOutput=journal+console``, see gcp/bodies/cloud_init.py). That is as far as the VM lets one see without
 logging in; Cloud Logging has the full container log (``google-logging-enabled``).
 """
 
@@ -14,15 +14,15 @@ from typing import Any
 
 from deployer.config.vm import VmConfig
 from deployer.gcp import GoogleCloud
+from deployer.gcp.bodies.cloud_init import APP_UNIT, GPU_DRIVER_DESCRIPTION, GPU_DRIVER_UNIT, app_unit_description
+from deployer.gcp.bodies.compute import USER_DATA_KEY, firewall_name, metadata_value
 from deployer.gcp.compute import Instance
-from deployer.gcp.compute_bodies import USER_DATA_KEY, firewall_name, metadata_value
 from deployer.gpu import BUILTIN_GPU_MACHINE_TYPES
-from deployer.services.cloud_init import APP_UNIT, GPU_DRIVER_DESCRIPTION, GPU_DRIVER_UNIT, app_unit_description
 from deployer.services.deploy_vm import check_zone_in_region, zones_to_search
 
 DEFAULT_LINES = 20
 
-# docker run options deployer writes that take a value (services/cloud_init.py:docker_run_argv).
+# docker run options deployer writes that take a value (gcp/bodies/cloud_init.py:docker_run_argv).
 _OPTIONS_WITH_VALUE = frozenset({"-p", "-e", "--volume", "--device", "--entrypoint"})
 
 

@@ -22,11 +22,17 @@ from deployer.gcp import GoogleCloud, Target
 from deployer.gcp.errors import BILLING_QUOTA_INCREASE_URL
 from deployer.reporter import SilentReporter
 from deployer.services.bootstrap import (
+    BASE_APIS,
+    GITHUB_VARIABLES,
     POOL_ID,
     BootstrapInputs,
     Bootstrapper,
     BootstrapResult,
+    _batches,
     bootstrap_accounts,
+    gh_commands,
+    github_variables,
+    needed_apis,
 )
 from deployer_emulator.testing import EmulatorHandle, caller_credentials
 
@@ -452,3 +458,35 @@ def test_the_caller_is_carried_in_the_emulator_token(world: EmulatorHandle) -> N
 
 def test_bootstrap_accounts_are_none_where_bootstrap_never_ran(world: EmulatorHandle) -> None:
     assert bootstrap_accounts(cloud(world), "already-paid-by-full") == (None, None)
+
+
+# --- pure: APIs, GitHub output ---------------------------------------------------------------------------------------
+
+
+def test_needed_apis_follow_the_targets() -> None:
+    base = needed_apis(vms=False, budget=False)
+    assert base == list(BASE_APIS)
+    assert "compute.googleapis.com" not in base
+    assert "compute.googleapis.com" in needed_apis(vms=True, budget=False)
+    assert "billingbudgets.googleapis.com" in needed_apis(vms=False, budget=True)
+    assert needed_apis(vms=False, budget=False, extra=("run.googleapis.com",)) == base  # no duplicates
+
+
+def test_batches_hold_at_most_twenty() -> None:
+    names = [f"api{i}.googleapis.com" for i in range(45)]
+    assert [len(batch) for batch in _batches(names, 20)] == [20, 20, 5]
+
+
+def test_github_variables_and_commands_use_the_names_the_workflow_reads() -> None:
+    variables = github_variables("projects/1/locations/global/workloadIdentityPools/p/providers/g", "sa@x", "p", "r")
+    assert (
+        list(variables)
+        == list(GITHUB_VARIABLES)
+        == [
+            "GCP_WORKLOAD_IDENTITY_PROVIDER",
+            "GCP_SERVICE_ACCOUNT",
+            "GCP_PROJECT",
+            "GCP_REGION",
+        ]
+    )
+    assert gh_commands("o/r", variables)[1] == 'gh variable set GCP_SERVICE_ACCOUNT --body "sa@x" --repo o/r'

@@ -19,41 +19,11 @@ from typer.testing import CliRunner
 
 from deployer.cli.app import app
 from deployer.errors import BadInput
-from deployer.gcp.bodies import ServiceSpec, service_body
-from deployer.services.deploy_run import (
-    BY_REVISION,
-    LATEST,
-    PREVIEW_PIN_LABEL,
-    check_preview_tag,
-    preview_body,
-    preview_traffic,
-    updated_body,
-)
+from deployer.gcp.bodies.run import PREVIEW_PIN_LABEL
+from deployer.services.deploy_run import check_preview_tag
 from deployer_emulator.testing import EmulatorHandle
 
 REGION = "europe-west4"
-
-CURRENT: dict[str, Any] = {
-    "name": "projects/p/locations/r/services/api",
-    "labels": {"managed-by": "deployer"},
-    "latestReadyRevision": "projects/p/locations/r/services/api/revisions/api-00002-abc",
-    "traffic": [{"type": LATEST, "percent": 100}],
-    "template": {"revision": "api-00002-abc", "containers": [{"image": "old", "name": "app"}]},
-}
-DESIRED = service_body(
-    ServiceSpec(
-        image="europe-west4-docker.pkg.dev/p/deployer/api@sha256:" + "b" * 64,
-        env=(),
-        cpu="1",
-        memory="512Mi",
-        min_instances=0,
-        max_instances=3,
-        concurrency=80,
-        port=8080,
-        timeout_s=300,
-    )
-)
-
 
 # --- pure -------------------------------------------------------------------------------------------------------------
 
@@ -64,61 +34,6 @@ def test_tags_follow_cloud_runs_rules() -> None:
     for bad in ("pr", "PR-1", "1pr", "pr-", "pr_1", "a" * 44, ""):
         with pytest.raises(BadInput, match="traffic tag"):
             check_preview_tag(bad, "api")
-
-
-def test_the_preview_pins_latest_traffic_and_adds_its_tag_at_zero() -> None:
-    traffic, pinned = preview_traffic(CURRENT, "api-pr-1-12345678", "pr-1")
-    assert pinned == "api-00002-abc"
-    assert traffic == [
-        {"type": BY_REVISION, "revision": "api-00002-abc", "percent": 100},
-        {"type": BY_REVISION, "revision": "api-pr-1-12345678", "percent": 0, "tag": "pr-1"},
-    ]
-
-
-def test_an_earlier_preview_under_the_same_tag_is_replaced_and_a_split_kept() -> None:
-    current = {
-        **CURRENT,
-        "traffic": [
-            {"type": BY_REVISION, "revision": "api-00001-old", "percent": 90},
-            {"type": BY_REVISION, "revision": "api-00002-abc", "percent": 10, "tag": "canary"},
-            {"type": BY_REVISION, "revision": "api-pr-1-aaaaaaaa", "tag": "pr-1"},
-            {"type": BY_REVISION, "revision": "api-pr-2-bbbbbbbb", "tag": "pr-2"},
-        ],
-    }
-    traffic, pinned = preview_traffic(current, "api-pr-1-cccccccc", "pr-1")
-    assert pinned == ""  # nothing followed the latest revision: nothing to pin
-    assert traffic == [
-        *current["traffic"][:2],
-        current["traffic"][3],
-        {"type": BY_REVISION, "revision": "api-pr-1-cccccccc", "percent": 0, "tag": "pr-1"},
-    ]
-
-
-def test_preview_body_names_the_revision_by_content_and_labels_the_pin() -> None:
-    body = preview_body(CURRENT, DESIRED, "api", "pr-7")
-    revision = body["template"]["revision"]
-    assert revision.startswith("api-pr-7-")
-    assert len(revision) == len("api-pr-7-") + 8
-    assert body["labels"] == {"managed-by": "deployer", PREVIEW_PIN_LABEL: "api-00002-abc"}
-    assert body["template"]["containers"][0]["image"] == DESIRED["template"]["containers"][0]["image"]
-    assert preview_body(CURRENT, DESIRED, "api", "pr-7")["template"]["revision"] == revision  # same content, name
-    changed = json.loads(json.dumps(DESIRED))
-    changed["template"]["containers"][0]["env"] = [{"name": "A", "value": "1"}]
-    assert preview_body(CURRENT, changed, "api", "pr-7")["template"]["revision"] != revision
-    run_v2.Service.from_json(json.dumps(body), ignore_unknown_fields=False)
-
-
-def test_a_regular_deploy_gives_pinned_traffic_back_to_the_latest_revision() -> None:
-    previewed = preview_body(CURRENT, DESIRED, "api", "pr-7")
-    after = updated_body(previewed, DESIRED)
-    assert PREVIEW_PIN_LABEL not in after["labels"]
-    assert after["traffic"] == [
-        {"type": LATEST, "percent": 100},
-        {"type": BY_REVISION, "revision": previewed["template"]["revision"], "percent": 0, "tag": "pr-7"},
-    ]
-    assert "revision" not in after["template"]
-    # Without the label (no preview pinned anything), traffic is left as it is.
-    assert "traffic" not in updated_body({k: v for k, v in CURRENT.items() if k != "traffic"}, DESIRED)
 
 
 # --- emulator -------------------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deployer.services.cloud_init import ContainerSpec, render_user_data
+from deployer.gcp.bodies.cloud_init import ContainerSpec, render_user_data
 from deployer.services.vm_status import container_state, driver_state, image_of
 
 IMAGE = "europe-west4-docker.pkg.dev/my-proj/deployer/trainer@sha256:" + "ab" * 32

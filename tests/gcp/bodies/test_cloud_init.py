@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from deployer.services import cloud_init
-from deployer.services.cloud_init import ContainerSpec, render_user_data, systemd_quote
+from deployer.gcp.bodies import cloud_init
+from deployer.gcp.bodies.cloud_init import ContainerSpec, render_user_data, systemd_quote
 
 GOLDEN = Path(__file__).parent / "golden"
 IMAGE = "europe-west4-docker.pkg.dev/my-proj/deployer/trainer@sha256:" + "ab" * 32

@@ -1,34 +1,26 @@
-"""Pure tier: the request bodies deployer sends, as values, and parsed strictly by the client libraries' types."""
+"""Pure tier: Cloud Run bodies as values, parsed strictly by run_v2's types: the owned fields, how a live service
+compares with them and is merged, public access, and the preview deploy's revision and traffic."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from typing import Any
 
 from google.cloud import run_v2
-from google.cloud.devtools import cloudbuild_v1
 
-from deployer.gcp.bodies import (
-    BuildSpec,
+from deployer.gcp.bodies.run import (
+    BY_REVISION,
+    LATEST,
+    PREVIEW_PIN_LABEL,
     ServiceSpec,
-    build_body,
-    image_name,
     merge_owned,
     owned_differences,
-    repository_body,
+    preview_body,
+    preview_traffic,
     service_body,
-    source_bucket_name,
+    updated_body,
     with_public_access,
-)
-
-SPEC = BuildSpec(
-    bucket="my-proj_cloudbuild",
-    object="source/abc.tgz",
-    generation=1700000000000001,
-    dockerfile="docker/Dockerfile",
-    image="europe-west4-docker.pkg.dev/my-proj/deployer/api",
-    tags=("src-0123456789abcdef01234567", "git-0123456789ab"),
-    timeout_s=1200,
-    service="api",
 )
 
 SERVICE = ServiceSpec(
@@ -42,80 +34,6 @@ SERVICE = ServiceSpec(
     port=8080,
     timeout_s=300,
 )
-
-
-def test_source_bucket_is_named_as_gcloud_names_it() -> None:
-    assert source_bucket_name("my-proj") == "my-proj_cloudbuild"
-    assert source_bucket_name("example.com:my-google-proj") == "example_com_my-elgoog-proj_cloudbuild"
-
-
-def test_image_name_for_domain_scoped_project() -> None:
-    assert image_name("example.com:proj", "us-central1", "deployer", "api") == (
-        "us-central1-docker.pkg.dev/example.com/proj/deployer/api"
-    )
-
-
-def test_build_body_builds_the_dockerfile_with_every_tag_and_registry_cache() -> None:
-    body = build_body(SPEC)
-    image = SPEC.image
-    assert body["source"] == {
-        "storageSource": {"bucket": "my-proj_cloudbuild", "object": "source/abc.tgz", "generation": "1700000000000001"}
-    }
-    # cloudbuild.yaml's build and push steps; its deploy step is for hand use (deployer deploys through the API).
-    assert body["steps"] == [
-        {
-            "id": "build",
-            "name": "gcr.io/cloud-builders/docker",
-            "args": [
-                "build",
-                "-f",
-                "docker/Dockerfile",
-                "-t",
-                f"{image}:src-0123456789abcdef01234567",
-                "-t",
-                f"{image}:git-0123456789ab",
-                "-t",
-                f"{image}:latest",
-                "--cache-from",
-                f"{image}:latest",
-                "--build-arg",
-                "BUILDKIT_INLINE_CACHE=1",
-                ".",
-            ],
-            "env": ["DOCKER_BUILDKIT=1"],
-        },
-        {
-            "id": "push",
-            "name": "gcr.io/cloud-builders/docker",
-            "args": ["push", f"{image}:src-0123456789abcdef01234567"],
-        },
-    ]
-    assert body["images"] == [
-        f"{image}:src-0123456789abcdef01234567",
-        f"{image}:git-0123456789ab",
-        f"{image}:latest",
-    ]
-    assert body["timeout"] == "1200s"
-    assert body["tags"] == ["deployer", "deployer-api"]
-    assert "options" not in body
-
-
-def test_build_body_parses_strictly_as_a_cloud_build_build() -> None:
-    build = cloudbuild_v1.Build.from_json(json.dumps(build_body(SPEC)), ignore_unknown_fields=False)
-    assert build.source.storage_source.generation == 1700000000000001
-    assert build.timeout.total_seconds() == 1200
-
-
-def test_machine_type_becomes_an_option() -> None:
-    spec = BuildSpec(**{**SPEC.__dict__, "machine_type": "E2_HIGHCPU_8"})
-    body = build_body(spec)
-    assert body["options"] == {"machineType": "E2_HIGHCPU_8"}
-    build = cloudbuild_v1.Build.from_json(json.dumps(body), ignore_unknown_fields=False)
-    assert build.options.machine_type == cloudbuild_v1.BuildOptions.MachineType.E2_HIGHCPU_8
-
-
-def test_repository_body_is_a_docker_repository() -> None:
-    assert repository_body()["format"] == "DOCKER"
 
 
 def test_service_body_sets_cpu_idle_explicitly_and_parses_strictly() -> None:
@@ -215,3 +133,74 @@ def test_public_access_is_added_once_and_removed_cleanly() -> None:
     assert with_public_access(shared, False) == {
         "bindings": [{"role": "roles/run.invoker", "members": ["user:a@example.com"]}]
     }
+
+
+# --- preview deploys ------------------------------------------------------------------------------------------------
+
+CURRENT: dict[str, Any] = {
+    "name": "projects/p/locations/r/services/api",
+    "labels": {"managed-by": "deployer"},
+    "latestReadyRevision": "projects/p/locations/r/services/api/revisions/api-00002-abc",
+    "traffic": [{"type": LATEST, "percent": 100}],
+    "template": {"revision": "api-00002-abc", "containers": [{"image": "old", "name": "app"}]},
+}
+DESIRED = service_body(
+    replace(
+        SERVICE, image="europe-west4-docker.pkg.dev/p/deployer/api@sha256:" + "b" * 64, env=(), cpu="1", memory="512Mi"
+    )
+)
+
+
+def test_the_preview_pins_latest_traffic_and_adds_its_tag_at_zero() -> None:
+    traffic, pinned = preview_traffic(CURRENT, "api-pr-1-12345678", "pr-1")
+    assert pinned == "api-00002-abc"
+    assert traffic == [
+        {"type": BY_REVISION, "revision": "api-00002-abc", "percent": 100},
+        {"type": BY_REVISION, "revision": "api-pr-1-12345678", "percent": 0, "tag": "pr-1"},
+    ]
+
+
+def test_an_earlier_preview_under_the_same_tag_is_replaced_and_a_split_kept() -> None:
+    current = {
+        **CURRENT,
+        "traffic": [
+            {"type": BY_REVISION, "revision": "api-00001-old", "percent": 90},
+            {"type": BY_REVISION, "revision": "api-00002-abc", "percent": 10, "tag": "canary"},
+            {"type": BY_REVISION, "revision": "api-pr-1-aaaaaaaa", "tag": "pr-1"},
+            {"type": BY_REVISION, "revision": "api-pr-2-bbbbbbbb", "tag": "pr-2"},
+        ],
+    }
+    traffic, pinned = preview_traffic(current, "api-pr-1-cccccccc", "pr-1")
+    assert pinned == ""  # nothing followed the latest revision: nothing to pin
+    assert traffic == [
+        *current["traffic"][:2],
+        current["traffic"][3],
+        {"type": BY_REVISION, "revision": "api-pr-1-cccccccc", "percent": 0, "tag": "pr-1"},
+    ]
+
+
+def test_preview_body_names_the_revision_by_content_and_labels_the_pin() -> None:
+    body = preview_body(CURRENT, DESIRED, "api", "pr-7")
+    revision = body["template"]["revision"]
+    assert revision.startswith("api-pr-7-")
+    assert len(revision) == len("api-pr-7-") + 8
+    assert body["labels"] == {"managed-by": "deployer", PREVIEW_PIN_LABEL: "api-00002-abc"}
+    assert body["template"]["containers"][0]["image"] == DESIRED["template"]["containers"][0]["image"]
+    assert preview_body(CURRENT, DESIRED, "api", "pr-7")["template"]["revision"] == revision  # same content, name
+    changed = json.loads(json.dumps(DESIRED))
+    changed["template"]["containers"][0]["env"] = [{"name": "A", "value": "1"}]
+    assert preview_body(CURRENT, changed, "api", "pr-7")["template"]["revision"] != revision
+    run_v2.Service.from_json(json.dumps(body), ignore_unknown_fields=False)
+
+
+def test_a_regular_deploy_gives_pinned_traffic_back_to_the_latest_revision() -> None:
+    previewed = preview_body(CURRENT, DESIRED, "api", "pr-7")
+    after = updated_body(previewed, DESIRED)
+    assert PREVIEW_PIN_LABEL not in after["labels"]
+    assert after["traffic"] == [
+        {"type": LATEST, "percent": 100},
+        {"type": BY_REVISION, "revision": previewed["template"]["revision"], "percent": 0, "tag": "pr-7"},
+    ]
+    assert "revision" not in after["template"]
+    # Without the label (no preview pinned anything), traffic is left as it is.
+    assert "traffic" not in updated_body({k: v for k, v in CURRENT.items() if k != "traffic"}, DESIRED)

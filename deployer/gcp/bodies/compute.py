@@ -1,4 +1,4 @@
-"""Pure builders of Compute Engine request bodies (Instance, Metadata, Firewall), as the REST JSON on the wire.
+"""Compute Engine: the Instance, Metadata and Firewall bodies, as the REST JSON on the wire.
 
 Tested as values and parsed strictly by ``compute_v1.Instance`` / ``compute_v1.Firewall``; ``--dry-run`` prints
 exactly these. Field meanings: google-cloud-compute's ``types/compute.py`` and
@@ -14,7 +14,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from deployer.gcp.bodies import MANAGED_BY_LABEL
+from deployer.gcp.bodies.labels import MANAGED_BY_TEXT, managed_by_label
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 COS_PROJECT = "cos-cloud"
@@ -23,7 +23,7 @@ COS_FAMILY_URL = f"projects/{COS_PROJECT}/global/images/family/{COS_FAMILY}"
 DEFAULT_NETWORK = "global/networks/default"
 USER_DATA_KEY = "user-data"
 LOGGING_KEY = "google-logging-enabled"
-# The deprecated container startup agent's key: deployer never writes it (see services/cloud_init.py).
+# The deprecated container startup agent's key: deployer never writes it (see bodies/cloud_init.py).
 CONTAINER_DECLARATION_KEY = "gce-container-declaration"
 MAX_NAME = 63  # instance, firewall and network tag names: RFC 1035, at most 63 characters
 
@@ -105,7 +105,7 @@ def instance_body(spec: InstanceSpec) -> dict[str, Any]:
     body: dict[str, Any] = {
         "name": spec.name,
         "machineType": f"zones/{zone}/machineTypes/{spec.machine_type}",
-        "labels": dict(MANAGED_BY_LABEL),
+        "labels": managed_by_label(),
         "tags": {"items": [network_tag(spec.name)]},
         "disks": [
             {
@@ -152,7 +152,8 @@ def firewall_body(vm: str, ports: tuple[int, ...]) -> dict[str, Any]:
     """A rule letting TCP traffic to ``ports`` reach the VM (by its network tag) from anywhere."""
     return {
         "name": firewall_name(vm),
-        "description": f"managed-by=deployer: TCP {', '.join(str(p) for p in ports)} to VM {vm}",
+        # Firewall rules have no labels: the description says whose the rule is (labels.describes_managed).
+        "description": f"{MANAGED_BY_TEXT}: TCP {', '.join(str(p) for p in ports)} to VM {vm}",
         "network": DEFAULT_NETWORK,
         "direction": "INGRESS",
         "priority": 1000,

@@ -28,14 +28,6 @@ disk_gb = 100
 """
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    directory = tmp_path / "proj"
-    directory.mkdir()
-    monkeypatch.chdir(directory)
-    return directory
-
-
 def _load(project: Path, text: str) -> ResolvedConfig:
     (project / "deployer.toml").write_text(text)
     return load_config(project, environ={"HOME": str(project), "CLOUDSDK_CONFIG": str(project / "gcloud")})

@@ -12,15 +12,6 @@ from deployer.errors import BadInput, ExitCode
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty project directory that is also the working directory, so messages say "deployer.toml: ..."."""
-    directory = tmp_path / "proj"
-    directory.mkdir()
-    monkeypatch.chdir(directory)
-    return directory
-
-
-@pytest.fixture
 def gcloud_dir(tmp_path: Path) -> Path:
     directory = tmp_path / "gcloud"
     (directory / "configurations").mkdir(parents=True)

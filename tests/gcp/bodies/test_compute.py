@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from google.cloud import compute_v1
 
-from deployer.gcp.compute_bodies import (
+from deployer.gcp.bodies.compute import (
     CLOUD_PLATFORM_SCOPE,
     InstanceSpec,
     firewall_body,

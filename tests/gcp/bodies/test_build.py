@@ -25,12 +25,29 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import artifactregistry_v1
 from google.cloud.devtools import cloudbuild_v1
 
-from deployer.gcp.bodies import BuildSpec, build_body, cloudbuild_config_text, fill_substitutions
+from deployer.gcp.bodies.build import (
+    BuildSpec,
+    build_body,
+    cloudbuild_config_text,
+    fill_substitutions,
+    source_bucket_name,
+)
 from deployer_emulator.testing import EmulatorHandle
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 LOCATION = "us-central1"
 _KEYS = re.compile(r"\$\{(_[A-Z0-9_]+)\}|(?<!\$)\$(_[A-Z0-9_]+)")
+
+SPEC = BuildSpec(
+    bucket="my-proj_cloudbuild",
+    object="source/abc.tgz",
+    generation=1700000000000001,
+    dockerfile="docker/Dockerfile",
+    image="europe-west4-docker.pkg.dev/my-proj/deployer/api",
+    tags=("src-0123456789abcdef01234567", "git-0123456789ab"),
+    timeout_s=1200,
+    service="api",
+)
 
 
 def _config() -> dict[str, Any]:
@@ -72,6 +89,70 @@ def _wait(client: cloudbuild_v1.CloudBuildClient, name: str) -> cloudbuild_v1.Bu
 
 
 # --- pure ----------------------------------------------------------------------------------------------------------
+
+
+def test_source_bucket_is_named_as_gcloud_names_it() -> None:
+    assert source_bucket_name("my-proj") == "my-proj_cloudbuild"
+    assert source_bucket_name("example.com:my-google-proj") == "example_com_my-elgoog-proj_cloudbuild"
+
+
+def test_build_body_builds_the_dockerfile_with_every_tag_and_registry_cache() -> None:
+    body = build_body(SPEC)
+    image = SPEC.image
+    assert body["source"] == {
+        "storageSource": {"bucket": "my-proj_cloudbuild", "object": "source/abc.tgz", "generation": "1700000000000001"}
+    }
+    # cloudbuild.yaml's build and push steps; its deploy step is for hand use (deployer deploys through the API).
+    assert body["steps"] == [
+        {
+            "id": "build",
+            "name": "gcr.io/cloud-builders/docker",
+            "args": [
+                "build",
+                "-f",
+                "docker/Dockerfile",
+                "-t",
+                f"{image}:src-0123456789abcdef01234567",
+                "-t",
+                f"{image}:git-0123456789ab",
+                "-t",
+                f"{image}:latest",
+                "--cache-from",
+                f"{image}:latest",
+                "--build-arg",
+                "BUILDKIT_INLINE_CACHE=1",
+                ".",
+            ],
+            "env": ["DOCKER_BUILDKIT=1"],
+        },
+        {
+            "id": "push",
+            "name": "gcr.io/cloud-builders/docker",
+            "args": ["push", f"{image}:src-0123456789abcdef01234567"],
+        },
+    ]
+    assert body["images"] == [
+        f"{image}:src-0123456789abcdef01234567",
+        f"{image}:git-0123456789ab",
+        f"{image}:latest",
+    ]
+    assert body["timeout"] == "1200s"
+    assert body["tags"] == ["deployer", "deployer-api"]
+    assert "options" not in body
+
+
+def test_build_body_parses_strictly_as_a_cloud_build_build() -> None:
+    build = cloudbuild_v1.Build.from_json(json.dumps(build_body(SPEC)), ignore_unknown_fields=False)
+    assert build.source.storage_source.generation == 1700000000000001
+    assert build.timeout.total_seconds() == 1200
+
+
+def test_machine_type_becomes_an_option() -> None:
+    spec = BuildSpec(**{**SPEC.__dict__, "machine_type": "E2_HIGHCPU_8"})
+    body = build_body(spec)
+    assert body["options"] == {"machineType": "E2_HIGHCPU_8"}
+    build = cloudbuild_v1.Build.from_json(json.dumps(body), ignore_unknown_fields=False)
+    assert build.options.machine_type == cloudbuild_v1.BuildOptions.MachineType.E2_HIGHCPU_8
 
 
 def test_the_top_level_cloudbuild_yaml_is_the_packaged_one() -> None:

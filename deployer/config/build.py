@@ -1,0 +1,34 @@
+"""``[build]``: how Cloud Build builds the image, shared by every target."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, get_args
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, WithJsonSchema
+
+from deployer.config.checks import DURATION_SCHEMA, parse_duration
+
+MachineType = Literal[
+    "", "E2_HIGHCPU_8", "E2_HIGHCPU_32", "N1_HIGHCPU_8", "N1_HIGHCPU_32", "E2_MEDIUM", "E2_STANDARD_2"
+]
+MACHINE_TYPES: tuple[str, ...] = get_args(MachineType)
+
+
+def _build_timeout(value: object) -> int:
+    return parse_duration(value, low=60, high=86400)
+
+
+BuildTimeout = Annotated[int, BeforeValidator(_build_timeout), WithJsonSchema(DURATION_SCHEMA)]
+
+
+class BuildConfig(BaseModel):
+    """``[build]``: how Cloud Build builds the image."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_context_mb: StrictInt = Field(default=500, ge=1, description="Refuse bigger uploads unless overridden.")
+    timeout: BuildTimeout = Field(default=1200, description="Cloud Build timeout, in seconds once loaded.")
+    machine_type: MachineType = ""
+    allow_credential_files: tuple[str, ...] = Field(
+        default=(), description="Relative paths allowed in the upload even though they look like credentials."
+    )

@@ -1,0 +1,149 @@
+"""``[services.NAME]``: one Cloud Run service built from one Dockerfile."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    WithJsonSchema,
+    model_validator,
+)
+
+from deployer.config.checks import (
+    DURATION_SCHEMA,
+    MEMORY_RE,
+    RelativePath,
+    ServiceAccountEmail,
+    check_env_name_syntax,
+    matching,
+    memory_mib,
+    normalize_cpu,
+    normalize_memory,
+    parse_duration,
+    quoted,
+)
+
+_SERVICE_RE = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
+MAX_SERVICE_NAME = 49
+
+# Names Cloud Run sets itself and refuses in a service's environment.
+RESERVED_ENV_NAMES = frozenset(
+    {
+        "PORT",
+        "K_SERVICE",
+        "K_REVISION",
+        "K_CONFIGURATION",
+        "CLOUD_RUN_JOB",
+        "CLOUD_RUN_EXECUTION",
+        "CLOUD_RUN_TASK_INDEX",
+        "CLOUD_RUN_TASK_ATTEMPT",
+        "CLOUD_RUN_TASK_COUNT",
+    }
+)
+
+# Cloud Run's CPU/memory pairing rules:
+#   https://cloud.google.com/run/docs/configuring/services/memory-limits
+#   https://cloud.google.com/run/docs/configuring/services/cpu
+# (memory above this many MiB, the fewest CPUs it needs), checked from the largest threshold down.
+_CPU_FOR_MEMORY = ((24 * 1024, 8), (16 * 1024, 6), (8 * 1024, 4), (4 * 1024, 2))
+# (CPUs, the least memory in MiB they need).
+_MEMORY_FOR_CPU = {4: 2 * 1024, 6: 4 * 1024, 8: 4 * 1024}
+
+
+_check_service_name = matching(
+    _SERVICE_RE,
+    lambda value: (
+        f"invalid service name {quoted(value)}: a Cloud Run service name is at most {MAX_SERVICE_NAME} "
+        "characters: lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen"
+    ),
+    max_length=MAX_SERVICE_NAME,
+)
+
+
+def _check_env_name(value: str) -> str:
+    check_env_name_syntax(value)
+    if value in RESERVED_ENV_NAMES or value.startswith("K_"):
+        reserved = ", ".join(sorted(RESERVED_ENV_NAMES))
+        extra = " (set the service's port = instead)" if value == "PORT" else ""
+        raise ValueError(
+            f"environment variable {quoted(value)} is reserved by Cloud Run{extra}; reserved are {reserved} "
+            "and every name starting with K_"
+        )
+    return value
+
+
+def _request_timeout(value: object) -> int:
+    return parse_duration(value, low=1, high=3600)
+
+
+RequestTimeout = Annotated[int, BeforeValidator(_request_timeout), WithJsonSchema(DURATION_SCHEMA)]
+Cpu = Annotated[
+    str,
+    BeforeValidator(normalize_cpu),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "number"}], "description": "1, 2, 4, 6 or 8"}),
+]
+Memory = Annotated[
+    str,
+    BeforeValidator(normalize_memory),
+    WithJsonSchema({"type": "string", "pattern": MEMORY_RE.pattern, "description": "512Mi to 32Gi"}),
+]
+ServiceName = Annotated[str, AfterValidator(_check_service_name)]
+EnvName = Annotated[str, AfterValidator(_check_env_name)]
+
+
+class ServiceConfig(BaseModel):
+    """``[services.NAME]``: one Cloud Run service built from one Dockerfile."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dockerfile: RelativePath = "Dockerfile"
+    context: RelativePath = "."
+    env: dict[EnvName, str] = Field(default_factory=dict)
+    cpu: Cpu = "1"
+    memory: Memory = "512Mi"
+    min_instances: StrictInt = Field(default=0, ge=0, le=1000)
+    # A small default ceiling keeps a traffic spike or a loop from running up a bill.
+    max_instances: StrictInt = Field(default=3, ge=1, le=1000)
+    concurrency: StrictInt = Field(default=80, ge=1, le=1000)
+    port: StrictInt = Field(default=8080, ge=1, le=65535)
+    public: StrictBool = False
+    service_account: ServiceAccountEmail = ""
+    args: tuple[str, ...] = ()
+    command: tuple[str, ...] = ()
+    timeout: RequestTimeout = Field(default=300, description="Request timeout, in seconds once loaded.")
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> ServiceConfig:
+        problems: list[str] = []
+        if self.min_instances > self.max_instances:
+            problems.append(
+                f"min_instances = {self.min_instances} is more than max_instances = {self.max_instances}; "
+                "min_instances must be at most max_instances"
+            )
+        cpus, mib = int(self.cpu), memory_mib(self.memory)
+        for threshold, needed in _CPU_FOR_MEMORY:
+            if mib > threshold:
+                if cpus < needed:
+                    problems.append(
+                        f'memory = "{self.memory}" needs cpu of at least {needed} (cpu = "{self.cpu}"); '
+                        f"Cloud Run allows memory above {threshold // 1024}Gi only with {needed} or more CPUs"
+                    )
+                break
+        least = _MEMORY_FOR_CPU.get(cpus)
+        if least is not None and mib < least:
+            problems.append(
+                f'cpu = "{self.cpu}" needs memory of at least {least // 1024}Gi (memory = "{self.memory}"); '
+                f"Cloud Run requires {least // 1024}Gi or more with {cpus} CPUs"
+            )
+        if problems:
+            # One line per problem: the loader prefixes each line with the file and the service's path.
+            raise ValueError("\n".join(problems))
+        return self
