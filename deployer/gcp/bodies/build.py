@@ -9,8 +9,9 @@ import copy
 import functools
 import re
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
+
+from deployer.shipped import shipped
 
 
 def source_bucket_name(project: str) -> str:
@@ -36,14 +37,14 @@ class BuildSpec:
     project: str = ""  # the build's project, for an account email whose domain does not name its project
 
 
-CLOUDBUILD_CONFIG = "cloudbuild.yaml"  # package data next to this module; the repository's top-level copy is checked
+CLOUDBUILD_CONFIG = "cloudbuild.yaml"  # the repository's top-level file, shipped in the wheel (deployer/shipped.py)
 DEPLOY_STEP_ID = "deploy"  # for hand use: deployer deploys through the Cloud Run API itself
 _USER_SUBSTITUTION = re.compile(r"\$\$|\$\{(_[A-Z0-9_]+)\}|\$(_[A-Z0-9_]+)")
 
 
 @functools.cache
 def cloudbuild_config_text() -> str:
-    return resources.files("deployer.gcp").joinpath(CLOUDBUILD_CONFIG).read_text(encoding="utf-8")
+    return shipped(CLOUDBUILD_CONFIG).read_text(encoding="utf-8")
 
 
 @functools.cache
