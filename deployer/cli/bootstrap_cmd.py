@@ -10,7 +10,6 @@ import typer
 from deployer.cli import common
 
 
-@common.handle_errors
 def bootstrap(
     project: str = common.ProjectOption,
     region: str = common.RegionOption,

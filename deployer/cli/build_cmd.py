@@ -10,7 +10,6 @@ import typer
 from deployer.cli import common
 
 
-@common.handle_errors
 def build(
     service: str = typer.Argument(None, help="Which [services.NAME] to build (default: the only one)."),
     project: str = common.ProjectOption,

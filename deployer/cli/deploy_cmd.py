@@ -9,7 +9,6 @@ import typer
 from deployer.cli import common
 
 
-@common.handle_errors
 def deploy(
     service: str = typer.Argument(
         None, help="Which [services.NAME] or [vms.NAME] to deploy (default: the only one).", metavar="NAME"

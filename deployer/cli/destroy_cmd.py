@@ -9,7 +9,6 @@ import typer
 from deployer.cli import common
 
 
-@common.handle_errors
 def destroy(
     name: str = typer.Argument(
         ..., help="Which [vms.NAME] to delete (always named: nothing is destroyed by default).", metavar="NAME"

@@ -9,7 +9,6 @@ import typer
 from deployer.cli import common
 
 
-@common.handle_errors
 def lint(
     dockerfile: Path = typer.Argument(None, help="The Dockerfile (default: Dockerfile in the project directory)."),
     target: str = typer.Option(

@@ -91,15 +91,33 @@ def render_plan(steps: list[dict[str, Any]], *, with_requests: bool) -> None:
     out(f"{changes} change(s), {len(steps) - changes} unchanged")
 
 
+def _error_document(message: str, hint: str | None, exit_code: int) -> None:
+    emit_json({"error": {"message": message, "hint": hint, "exit_code": exit_code}})
+
+
 def report_error(error: DeployerError, *, as_json: bool) -> int:
     if as_json:
-        emit_json({"error": {"message": error.message, "hint": error.hint, "exit_code": int(error.exit_code)}})
+        _error_document(error.message, error.hint, int(error.exit_code))
     print(f"error: {error.message}", file=sys.stderr)
     if error.hint:
         print(f"  fix: {error.hint}", file=sys.stderr)
     return int(error.exit_code)
 
 
-def report_interrupt() -> int:
-    print("interrupted: nothing half-done is left behind; run the same command again to finish", file=sys.stderr)
+def report_interrupt(*, as_json: bool) -> int:
+    message = "interrupted: nothing half-done is left behind"
+    hint = "run the same command again to finish"
+    if as_json:
+        _error_document(message, hint, int(ExitCode.INTERRUPTED))
+    print(f"{message}; {hint}", file=sys.stderr)
     return int(ExitCode.INTERRUPTED)
+
+
+def report_unexpected(exc: Exception, *, as_json: bool) -> int:
+    message = f"unexpected {type(exc).__name__}: {exc}"
+    hint = "run again with --verbose for the traceback, and report it"
+    if as_json:
+        _error_document(message, hint, int(ExitCode.FAILED))
+    print(f"error: {message}", file=sys.stderr)
+    print(f"  ({hint})", file=sys.stderr)
+    return int(ExitCode.FAILED)
