@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from deployer.config import ServiceConfig
@@ -20,9 +20,9 @@ from deployer.errors import BadInput, DeployerError
 from deployer.gcp import GoogleCloud
 from deployer.gcp.bodies import ServiceSpec, merge_owned, owned_differences, service_body, with_public_access
 from deployer.gcp.run import RevisionFailure, RunService
-from deployer.plan import Action, Plan, Step
+from deployer.plan import Action, Result, Step
 from deployer.reporter import Reporter
-from deployer.services.build import BuildInputs, BuildPlanner, BuildResult, PreparedSource, apply_plan, prepare_source
+from deployer.services.build import BuildInputs, BuildPlanner, BuildResult, PreparedSource, prepare_source
 
 REVISION_TIMEOUT_S = 900.0
 
@@ -42,7 +42,7 @@ MAX_TAG_WITH_SERVICE = 46
 
 
 @dataclass
-class DeployResult:
+class DeployResult(Result):
     service: str
     project: str
     region: str
@@ -51,11 +51,9 @@ class DeployResult:
     digest: str | None = None
     revision: str = ""
     build: BuildResult | None = None
-    plan: Plan = field(default_factory=Plan)
-    dry_run: bool = False
     preview: str = ""  # the traffic tag of a preview deploy; its URL is ``url``
 
-    def to_json(self, *, with_requests: bool = False) -> dict[str, Any]:
+    def fields(self) -> dict[str, Any]:
         return {
             "service": self.service,
             "project": self.project,
@@ -66,10 +64,7 @@ class DeployResult:
             "revision": self.revision,
             "preview": bool(self.preview),
             "tag": self.preview or None,
-            "dry_run": self.dry_run,
-            "changed": bool(self.plan.changes),
             "build": self.build.to_json() if self.build else None,
-            "steps": self.plan.to_json(with_request=with_requests),
         }
 
 
@@ -108,7 +103,7 @@ class RunDeployer:
         source: PreparedSource | None = None,
         preview: str | None = None,
     ) -> Iterator[DeployResult]:
-        """Compute the plan (reads only). The packed context lives until the block ends, for ``apply_plan``.
+        """Compute the plan (reads only). The packed context lives until the block ends, for the plan's apply.
 
         With ``preview`` (a traffic tag), the new revision gets that tag and no traffic; see ``_plan_preview``.
         """
@@ -150,7 +145,7 @@ class RunDeployer:
         ) as result:
             result.dry_run = dry_run
             if not dry_run:
-                apply_plan(result.plan)
+                result.apply()
         return result
 
     def _desired_image(self, result: DeployResult, image: str | None) -> str:

@@ -38,14 +38,13 @@ from deployer.gcp.compute_bodies import (
     shape_differences,
 )
 from deployer.gpu import BUILTIN_GPU_MACHINE_TYPES, GPUS_ALL_REGIONS, GpuChoice, boot_disk_type
-from deployer.plan import Action, Plan, Step
+from deployer.plan import Action, Result, Step
 from deployer.reporter import Reporter
 from deployer.services.build import (
     BuildInputs,
     BuildPlanner,
     BuildResult,
     PreparedSource,
-    apply_plan,
     inputs_from_config,
     prepare_source,
 )
@@ -59,7 +58,7 @@ STOPPED_STATES = frozenset({"STOPPING", "STOPPED", "TERMINATED", "SUSPENDING", "
 
 
 @dataclass
-class VmDeployResult:
+class VmDeployResult(Result):
     name: str
     project: str
     region: str
@@ -76,11 +75,9 @@ class VmDeployResult:
     digest: str | None = None
     firewall: str | None = None
     build: BuildResult | None = None
-    plan: Plan = field(default_factory=Plan)
     zones_tried: list[str] = field(default_factory=list)
-    dry_run: bool = False
 
-    def to_json(self, *, with_requests: bool = False) -> dict[str, Any]:
+    def fields(self) -> dict[str, Any]:
         return {
             "target": "vm",
             "name": self.name,
@@ -99,10 +96,7 @@ class VmDeployResult:
             "digest": self.digest,
             "firewall": self.firewall,
             "zones_tried": self.zones_tried,
-            "dry_run": self.dry_run,
-            "changed": bool(self.plan.changes),
             "build": self.build.to_json() if self.build else None,
-            "steps": self.plan.to_json(with_request=with_requests),
         }
 
 
@@ -228,7 +222,7 @@ class VmDeployer:
         ) as result:
             result.dry_run = dry_run
             if not dry_run:
-                apply_plan(result.plan)
+                result.apply()
         return result
 
     # --- preflight ---------------------------------------------------------------------------------------------------
@@ -671,25 +665,14 @@ def _container_change(current_user_data: str | None, image: str, build_pending: 
 
 
 @dataclass
-class VmDestroyResult:
+class VmDestroyResult(Result):
     name: str
     project: str
     region: str
     zone: str = ""
-    plan: Plan = field(default_factory=Plan)
-    dry_run: bool = False
 
-    def to_json(self, *, with_requests: bool = False) -> dict[str, Any]:
-        return {
-            "target": "vm",
-            "name": self.name,
-            "project": self.project,
-            "region": self.region,
-            "zone": self.zone,
-            "dry_run": self.dry_run,
-            "changed": bool(self.plan.changes),
-            "steps": self.plan.to_json(with_request=with_requests),
-        }
+    def fields(self) -> dict[str, Any]:
+        return {"target": "vm", "name": self.name, "project": self.project, "region": self.region, "zone": self.zone}
 
 
 class VmDestroyer:
