@@ -22,7 +22,7 @@ from deployer.gcp.bodies import ServiceSpec, merge_owned, owned_differences, ser
 from deployer.gcp.run import RevisionFailure, RunService
 from deployer.plan import Action, Result, Step
 from deployer.reporter import Reporter
-from deployer.services.build import BuildInputs, BuildPlanner, BuildResult, PreparedSource, prepare_source
+from deployer.services.build import BuildInputs, BuildResult, PreparedSource, digest_of, planned_image
 
 REVISION_TIMEOUT_S = 900.0
 
@@ -110,23 +110,14 @@ class RunDeployer:
         if preview is not None:
             check_preview_tag(preview, name)
         result = DeployResult(service=name, project=project, region=region, preview=preview or "")
-        # A source the caller prepared (to check the context before anything else) stays the caller's to clean up.
-        owned = None
-        try:
-            if image is None:
-                if build_inputs is None:
-                    raise DeployerError("nothing to deploy: neither a build nor an image was given")
-                if source is None:
-                    source = owned = prepare_source(build_inputs, self._reporter)
-                result.build = BuildPlanner(self._cloud, self._reporter).plan(build_inputs, source, result.plan)
+        with planned_image(
+            self._cloud, self._reporter, result.plan, image=image, build_inputs=build_inputs, source=source
+        ) as result.build:
             if preview is not None:
                 self._plan_preview(result, config, image, preview)
             else:
                 self._plan_service(result, config, image)
             yield result
-        finally:
-            if owned is not None:
-                owned.cleanup()
 
     def deploy(
         self,
@@ -161,7 +152,7 @@ class RunDeployer:
         current = run.get_service(name)
         desired = service_body(service_spec(config, self._desired_image(result, image)))
         result.image = result.build.image if result.build else (image or "").split("@", 1)[0]
-        result.digest = result.build.digest if result.build else _digest_of(image)
+        result.digest = result.build.digest if result.build else digest_of(image)
 
         def finish(service: RunService) -> None:
             result.url = service.uri
@@ -209,7 +200,7 @@ class RunDeployer:
     ) -> None:
         """Create or update, with the image as built; waits until the new revision is ready."""
         desired = service_body(service_spec(config, self._desired_image(result, image)))
-        result.digest = result.build.digest if result.build else _digest_of(image)
+        result.digest = result.build.digest if result.build else digest_of(image)
         run = self._cloud.run
         try:
             with self._reporter.activity(f"Deploying {result.service} to Cloud Run ({result.region})"):
@@ -244,7 +235,7 @@ class RunDeployer:
             )
         desired = service_body(service_spec(config, self._desired_image(result, image)))
         result.image = result.build.image if result.build else (image or "").split("@", 1)[0]
-        result.digest = result.build.digest if result.build else _digest_of(image)
+        result.digest = result.build.digest if result.build else digest_of(image)
         body = preview_body(current.doc, desired, result.service, tag)
         revision = body["template"]["revision"]
         build_pending = result.build is not None and result.build.digest is None
@@ -266,7 +257,7 @@ class RunDeployer:
         self, result: DeployResult, config: ServiceConfig, image: str | None, current: RunService, tag: str
     ) -> None:
         desired = service_body(service_spec(config, self._desired_image(result, image)))
-        result.digest = result.build.digest if result.build else _digest_of(image)
+        result.digest = result.build.digest if result.build else digest_of(image)
         body = preview_body(current.doc, desired, result.service, tag)
         result.revision = body["template"]["revision"]
         run = self._cloud.run
@@ -400,12 +391,6 @@ def _tag_url(service: dict[str, Any], tag: str) -> str:
 def _serves_tag(service: dict[str, Any], revision: str, tag: str) -> bool:
     tagged = any(t.get("tag") == tag and t.get("revision") == revision for t in service.get("traffic") or [])
     return tagged and bool(_tag_url(service, tag))
-
-
-def _digest_of(image: str | None) -> str | None:
-    if image and "@" in image:
-        return image.split("@", 1)[1]
-    return None
 
 
 def _short_path(path: str) -> str:

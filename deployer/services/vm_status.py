@@ -18,7 +18,7 @@ from deployer.gcp.compute import Instance
 from deployer.gcp.compute_bodies import USER_DATA_KEY, firewall_name, metadata_value
 from deployer.gpu import BUILTIN_GPU_MACHINE_TYPES
 from deployer.services.cloud_init import APP_UNIT, GPU_DRIVER_DESCRIPTION, GPU_DRIVER_UNIT, app_unit_description
-from deployer.services.deploy_vm import check_zone_in_region, zones_to_search
+from deployer.services.vm_preflight import check_zone_in_region, zones_to_search
 
 DEFAULT_LINES = 20
 
