@@ -6,8 +6,8 @@ and the team's, Workload Identity Federation for GitHub Actions, the service acc
 them), and a budget. Planning only reads. Each step's action reads again before it writes, so a step that an
 interrupted run already did is skipped, and a second run over an unchanged project is all no-ops.
 
-IAM policies are changed by read-modify-write with the etag; when Google answers 409 ABORTED (someone else changed
-the policy in between) the whole read-modify-write is redone, with backoff, so no binding is lost.
+The steps live by resource group: project.py (project, billing, APIs, repository, budget) and access.py (accounts,
+roles, GitHub, the accounts' policies); inputs.py resolves what is asked, result.py says what was found and done.
 """
 
 from __future__ import annotations
