@@ -41,6 +41,7 @@ def bootstrap(
         None, "--budget-currency", help="Currency of --budget, e.g. EUR (default: the billing account's)."
     ),
     dry_run: bool = common.DryRunOption,
+    diff: bool = common.DiffOption,
     yes: bool = common.YesOption,
     as_json: bool = common.JsonOption,
     verbose: bool = common.VerboseOption,
@@ -82,7 +83,7 @@ def bootstrap(
 
     flow.run(
         nullcontext(Bootstrapper(cloud, reporter).plan(inputs)),
-        flow.Flags(dry_run=dry_run, yes=yes, as_json=as_json),
+        flow.Flags(dry_run=dry_run, diff=diff, yes=yes, as_json=as_json),
         render=render,
         ask="Apply these changes?",
     )

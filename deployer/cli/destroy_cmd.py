@@ -18,6 +18,7 @@ def destroy(
     directory: Path = common.DirectoryOption,
     config_file: Path = common.ConfigOption,
     dry_run: bool = common.DryRunOption,
+    diff: bool = common.DiffOption,
     yes: bool = common.YesOption,
     as_json: bool = common.JsonOption,
     verbose: bool = common.VerboseOption,
@@ -56,7 +57,7 @@ def destroy(
 
     flow.run(
         nullcontext(planned),
-        flow.Flags(dry_run=dry_run, yes=yes, as_json=as_json),
+        flow.Flags(dry_run=dry_run, diff=diff, yes=yes, as_json=as_json),
         render=render,
         ask=f"Delete VM {target} and its firewall rule?",
     )
