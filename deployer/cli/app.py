@@ -5,7 +5,11 @@ Command modules import nothing heavy at import time (no pydantic, no google libr
 
 from __future__ import annotations
 
+import os
+from typing import TYPE_CHECKING, Any
+
 import typer
+from typer.core import TyperGroup
 
 from deployer import __version__
 from deployer.cli.bootstrap_cmd import bootstrap
@@ -20,12 +24,58 @@ from deployer.cli.init_cmd import init
 from deployer.cli.lint_cmd import lint
 from deployer.cli.status_cmd import status
 
+if TYPE_CHECKING:
+    # typer carries its own copy of click; its Context is what the command tree passes.
+    from typer._click.core import Context
+
 EPILOG = (
     "Exit codes: 0 done; 1 failed (Google refused, a build or revision failed); 2 bad input (nothing was sent); "
     "130 interrupted (run again to finish). Docs: README.md."
 )
 
+
+class _Root(TyperGroup):
+    """The command tree's root: the one place where failures become a message and a documented exit code.
+
+    It sits in the click tree rather than around ``app()`` so that tests invoking ``app`` see what users see.
+    """
+
+    def invoke(self, ctx: Context) -> Any:
+        from deployer.cli.output import report_error, report_interrupt, report_unexpected
+        from deployer.errors import DeployerError
+
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.TyperException):
+            raise  # typer.Exit carries a code already; click reports usage errors itself (exit 2)
+        except DeployerError as error:
+            if _verbose(ctx):
+                import traceback
+
+                traceback.print_exc()
+            raise typer.Exit(report_error(error, as_json=_as_json(ctx))) from None
+        except (KeyboardInterrupt, typer.Abort):  # click turns Ctrl-C at a question into Abort
+            raise typer.Exit(report_interrupt(as_json=_as_json(ctx))) from None
+        except Exception as exc:
+            if _verbose(ctx):
+                import traceback
+
+                traceback.print_exc()
+            raise typer.Exit(report_unexpected(exc, as_json=_as_json(ctx))) from None
+
+
+# The commands' --json and --verbose record themselves in the context's meta (shared by the whole tree) as they
+# are parsed: see cli/common.py.
+def _as_json(ctx: Context) -> bool:
+    return bool(ctx.meta.get("as_json"))
+
+
+def _verbose(ctx: Context) -> bool:
+    return bool(ctx.meta.get("verbose")) or os.environ.get("DEPLOYER_VERBOSE") == "1"
+
+
 app = typer.Typer(
+    cls=_Root,
     name="deployer",
     help="Take a project with a Dockerfile to a running workload on Google Cloud.",
     epilog=EPILOG,

@@ -10,7 +10,6 @@ import typer
 from deployer.cli import common
 
 
-@common.handle_errors
 def bootstrap(
     project: str = common.ProjectOption,
     region: str = common.RegionOption,
@@ -42,6 +41,7 @@ def bootstrap(
         None, "--budget-currency", help="Currency of --budget, e.g. EUR (default: the billing account's)."
     ),
     dry_run: bool = common.DryRunOption,
+    diff: bool = common.DiffOption,
     yes: bool = common.YesOption,
     as_json: bool = common.JsonOption,
     verbose: bool = common.VerboseOption,
@@ -51,9 +51,12 @@ def bootstrap(
     Shows the plan (what exists and matches, what will be created or changed) and asks before applying unless
     --yes. Safe to run again: an unchanged project sends no mutating request, and an interrupted run finishes.
     """
-    from deployer.cli.output import ConsoleReporter, emit_json, render_plan
+    from contextlib import nullcontext
+
+    from deployer.cli import flow
+    from deployer.cli.output import ConsoleReporter
     from deployer.gcp import GoogleCloud
-    from deployer.services.bootstrap import Bootstrapper, inputs_from_config
+    from deployer.services.bootstrap import Bootstrapper, BootstrapResult, inputs_from_config
 
     config = common.load(directory, config_file, project=project, region=region, repository=repository)
     cloud = GoogleCloud()
@@ -70,30 +73,20 @@ def bootstrap(
     )
     reporter = ConsoleReporter(verbose=verbose)
     reporter.info(f"Planning the setup of project {inputs.project} ({inputs.region})")
-    bootstrapper = Bootstrapper(cloud, reporter)
-    result = bootstrapper.plan(inputs)
-    result.dry_run = dry_run
-    if dry_run:
-        if as_json:
-            emit_json(result.to_json(with_requests=True))
+
+    def render(result: BootstrapResult) -> None:
+        if result.changed:
+            reporter.finished(f"Applied {len(result.plan.changes)} change(s)")
         else:
-            render_plan(result.plan.to_json(with_request=True), with_requests=True)
-        return
-    if result.plan.changes:
-        if not yes:
-            if not as_json:
-                render_plan(result.plan.to_json(), with_requests=False)
-            if not common.confirm("Apply these changes?"):
-                raise typer.Exit(1)
-        bootstrapper.apply(result)
-    if as_json:
-        emit_json(result.to_json())
-        return
-    if result.plan.changes:
-        reporter.finished(f"Applied {len(result.plan.changes)} change(s)")
-    else:
-        reporter.info(f"Project {inputs.project} is already set up: nothing changed")
-    _print_summary(result.to_json())
+            reporter.info(f"Project {inputs.project} is already set up: nothing changed")
+        _print_summary(result.to_json())
+
+    flow.run(
+        nullcontext(Bootstrapper(cloud, reporter).plan(inputs)),
+        flow.Flags(dry_run=dry_run, diff=diff, yes=yes, as_json=as_json),
+        render=render,
+        ask="Apply these changes?",
+    )
 
 
 def _print_summary(doc: dict[str, Any]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -10,7 +9,6 @@ import typer
 from deployer.cli import common
 
 
-@common.handle_errors
 def build(
     service: str = typer.Argument(None, help="Which [services.NAME] to build (default: the only one)."),
     project: str = common.ProjectOption,
@@ -24,6 +22,8 @@ def build(
         [], "--allow-credential-file", help="Upload this file although it looks like a credential (repeatable)."
     ),
     dry_run: bool = common.DryRunOption,
+    diff: bool = common.DiffOption,
+    yes: bool = common.YesOption,
     as_json: bool = common.JsonOption,
     verbose: bool = common.VerboseOption,
 ) -> None:
@@ -31,11 +31,10 @@ def build(
 
     Prints image@digest. When the repository already has an image for the same source, no build runs.
     """
-    from deployer.cli.output import ConsoleReporter, emit_json, out, render_plan
+    from deployer.cli import flow
+    from deployer.cli.output import ConsoleReporter, out
     from deployer.gcp import GoogleCloud
-    from deployer.plan import Plan
-    from deployer.services.bootstrap import bootstrap_accounts
-    from deployer.services.build import BuildPlanner, apply_plan, inputs_from_config, prepare_source
+    from deployer.services.build import BuildRun, inputs_from_config, planned_build
 
     config = common.load(directory, config_file, project=project, region=region, repository=repository)
     name, service_config = config.service(service)
@@ -46,26 +45,16 @@ def build(
     cloud = GoogleCloud()
     console = cloud.target.console_url(f"cloud-build/builds;region={inputs.region}", inputs.project)
     reporter.info(f"Building {name} in {inputs.project}/{inputs.region}: {console}")
-    build_account, _ = bootstrap_accounts(cloud, inputs.project)
-    if build_account:
-        inputs = replace(inputs, service_account=build_account)
-    source = prepare_source(inputs, reporter)
-    try:
-        plan = Plan()
-        result = BuildPlanner(cloud, reporter).plan(inputs, source, plan)
-        if not dry_run:
-            apply_plan(plan)
-    finally:
-        source.cleanup()
-    if as_json:
-        emit_json(
-            {"service": name, "dry_run": dry_run, **result.to_json(), "steps": plan.to_json(with_request=dry_run)}
-        )
-        return
-    if dry_run:
-        render_plan(plan.to_json(with_request=True), with_requests=True)
-        return
-    if result.reused:
-        reporter.info(f"An image for this source already exists ({result.image}:{result.tag}): build skipped")
-    reporter.finished()
-    out(result.reference)
+
+    def render(run: BuildRun) -> None:
+        assert run.build is not None
+        if run.build.reused:
+            reporter.info(f"An image for this source already exists ({run.build.image}:{run.build.tag}): build skipped")
+        reporter.finished()
+        out(run.build.reference)
+
+    flow.run(
+        planned_build(cloud, reporter, inputs),
+        flow.Flags(dry_run=dry_run, diff=diff, yes=yes, as_json=as_json),
+        render=render,
+    )

@@ -12,7 +12,6 @@ config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True
 
 
 @config_app.command("show")
-@common.handle_errors
 def show(
     project: str = common.ProjectOption,
     region: str = common.RegionOption,

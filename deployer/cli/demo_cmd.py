@@ -7,7 +7,6 @@ import typer
 from deployer.cli import common
 
 
-@common.handle_errors
 def demo(
     keep: bool = typer.Option(False, "--keep", help="Leave the emulator and the service running until Ctrl-C."),
     as_json: bool = common.JsonOption,

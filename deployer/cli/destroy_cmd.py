@@ -9,7 +9,6 @@ import typer
 from deployer.cli import common
 
 
-@common.handle_errors
 def destroy(
     name: str = typer.Argument(
         ..., help="Which [vms.NAME] to delete (always named: nothing is destroyed by default).", metavar="NAME"
@@ -19,6 +18,7 @@ def destroy(
     directory: Path = common.DirectoryOption,
     config_file: Path = common.ConfigOption,
     dry_run: bool = common.DryRunOption,
+    diff: bool = common.DiffOption,
     yes: bool = common.YesOption,
     as_json: bool = common.JsonOption,
     verbose: bool = common.VerboseOption,
@@ -27,11 +27,13 @@ def destroy(
 
     Shows the plan and asks first (--yes skips the question). A VM or rule deployer did not make is left alone.
     """
-    from deployer.cli.output import ConsoleReporter, emit_json, out, render_plan
+    from contextlib import nullcontext
+
+    from deployer.cli import flow
+    from deployer.cli.output import ConsoleReporter, out
     from deployer.errors import BadInput
     from deployer.gcp import GoogleCloud
-    from deployer.services.build import apply_plan
-    from deployer.services.deploy_vm import VmDestroyer
+    from deployer.services.vm_destroy import VmDestroyer, VmDestroyResult
 
     config = common.load(directory, config_file, project=project, region=region)
     target, kind, _ = config.target(name)
@@ -42,25 +44,20 @@ def destroy(
         )
     project_id, region_id = config.require_project(), config.require_region()
     reporter = ConsoleReporter(verbose=verbose)
-    result = VmDestroyer(GoogleCloud(), reporter).plan(target, config.vms[target], project=project_id, region=region_id)
-    result.dry_run = dry_run
-    if dry_run:
-        if as_json:
-            emit_json(result.to_json(with_requests=True))
-        else:
-            render_plan(result.plan.to_json(with_request=True), with_requests=True)
-        return
-    if result.plan.changes and not yes:
-        if not as_json:
-            render_plan(result.plan.to_json(), with_requests=False)
-        if not common.confirm(f"Delete VM {target} and its firewall rule?"):
-            raise typer.Exit(1)
-    apply_plan(result.plan)
-    if as_json:
-        emit_json(result.to_json())
-        return
-    if not result.plan.changes:
-        out(f"VM {target}: nothing to delete in {project_id}/{region_id}")
-        return
-    reporter.finished()
-    out(f"VM {target}: deleted" + (f" from {result.zone}" if result.zone else ""))
+    planned = VmDestroyer(GoogleCloud(), reporter).plan(
+        target, config.vms[target], project=project_id, region=region_id
+    )
+
+    def render(result: VmDestroyResult) -> None:
+        if not result.changed:
+            out(f"VM {target}: nothing to delete in {project_id}/{region_id}")
+            return
+        reporter.finished()
+        out(f"VM {target}: deleted" + (f" from {result.zone}" if result.zone else ""))
+
+    flow.run(
+        nullcontext(planned),
+        flow.Flags(dry_run=dry_run, diff=diff, yes=yes, as_json=as_json),
+        render=render,
+        ask=f"Delete VM {target} and its firewall rule?",
+    )

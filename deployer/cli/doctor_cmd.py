@@ -14,7 +14,6 @@ _MARK = {"ok": "ok", "warning": "warning", "error": "ERROR"}
 _STYLE = {"ok": "green", "warning": "yellow", "error": "bold red"}
 
 
-@common.handle_errors
 def doctor(
     project: str = common.ProjectOption,
     region: str = common.RegionOption,

@@ -9,7 +9,6 @@ import typer
 from deployer.cli import common
 
 
-@common.handle_errors
 def init(
     template: str = typer.Option(
         "python-api", "--template", "-t", help="Which template (see --list): python-api, gpu-pytorch, batch-job."

@@ -9,12 +9,9 @@ import typer
 from deployer.cli import common
 
 
-@common.handle_errors
 def lint(
     dockerfile: Path = typer.Argument(None, help="The Dockerfile (default: Dockerfile in the project directory)."),
-    target: str = typer.Option(
-        "run", "--target", help="Where the image runs: run (Cloud Run, checks $PORT), vm or job."
-    ),
+    target: str = typer.Option("run", "--target", help="Where the image runs: run (Cloud Run, checks $PORT) or vm."),
     directory: Path = common.DirectoryOption,
     as_json: bool = common.JsonOption,
     verbose: bool = common.VerboseOption,

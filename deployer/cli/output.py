@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from typing import IO, Any
 
 from deployer.errors import DeployerError, ExitCode
 
@@ -71,35 +71,54 @@ def emit_json(document: Any) -> None:
     sys.stdout.flush()
 
 
-def out(text: str = "") -> None:
-    print(text, flush=True)
+def out(text: str = "", *, stream: IO[str] | None = None) -> None:
+    print(text, file=stream or sys.stdout, flush=True)
 
 
-def render_plan(steps: list[dict[str, Any]], *, with_requests: bool) -> None:
-    """A plan on stdout: each step, no-op or not, and (for a dry run) the request it would send."""
+def render_plan(steps: list[dict[str, Any]], *, with_requests: bool, stream: IO[str] | None = None) -> None:
+    """A plan (on stdout unless ``stream``): each step, no-op or not, and (for a dry run) the request it would send."""
+
     for step in steps:
         marker = "=" if step["action"] == "noop" else "+" if step["action"] == "create" else "~"
-        out(f"{marker} {step['action']:<7} {step['resource']}")
-        out(f"          {step['summary']}")
+        out(f"{marker} {step['action']:<7} {step['resource']}", stream=stream)
+        out(f"          {step['summary']}", stream=stream)
         if with_requests and "request" in step:
             request = step["request"]
-            out(f"          {request['method']} {request['url']}")
+            out(f"          {request['method']} {request['url']}", stream=stream)
             body = json.dumps(request.get("body"), indent=2)
             for line in body.splitlines():
-                out(f"            {line}")
+                out(f"            {line}", stream=stream)
     changes = sum(1 for s in steps if s["action"] != "noop")
-    out(f"{changes} change(s), {len(steps) - changes} unchanged")
+    out(f"{changes} change(s), {len(steps) - changes} unchanged", stream=stream)
+
+
+def _error_document(message: str, hint: str | None, exit_code: int) -> None:
+    emit_json({"error": {"message": message, "hint": hint, "exit_code": exit_code}})
 
 
 def report_error(error: DeployerError, *, as_json: bool) -> int:
     if as_json:
-        emit_json({"error": {"message": error.message, "hint": error.hint, "exit_code": int(error.exit_code)}})
+        _error_document(error.message, error.hint, int(error.exit_code))
     print(f"error: {error.message}", file=sys.stderr)
     if error.hint:
         print(f"  fix: {error.hint}", file=sys.stderr)
     return int(error.exit_code)
 
 
-def report_interrupt() -> int:
-    print("interrupted: nothing half-done is left behind; run the same command again to finish", file=sys.stderr)
+def report_interrupt(*, as_json: bool) -> int:
+    message = "interrupted: nothing half-done is left behind"
+    hint = "run the same command again to finish"
+    if as_json:
+        _error_document(message, hint, int(ExitCode.INTERRUPTED))
+    print(f"{message}; {hint}", file=sys.stderr)
     return int(ExitCode.INTERRUPTED)
+
+
+def report_unexpected(exc: Exception, *, as_json: bool) -> int:
+    message = f"unexpected {type(exc).__name__}: {exc}"
+    hint = "run again with --verbose for the traceback, and report it"
+    if as_json:
+        _error_document(message, hint, int(ExitCode.FAILED))
+    print(f"error: {message}", file=sys.stderr)
+    print(f"  ({hint})", file=sys.stderr)
+    return int(ExitCode.FAILED)

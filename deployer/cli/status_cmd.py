@@ -13,7 +13,6 @@ if TYPE_CHECKING:
     from deployer.services.vm_status import VmStatus
 
 
-@common.handle_errors
 def status(
     name: str = typer.Argument(
         None, help="Which [vms.NAME] or [services.NAME] (default: the only one).", metavar="NAME"

@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,9 @@ from deployer.gcp.bodies.artifactregistry import image_name, repository_body
 from deployer.gcp.bodies.build import BuildSpec, build_body, source_bucket_name
 from deployer.gcp.cloudbuild import BuildState
 from deployer.gcp.storage import StorageAdapter
-from deployer.plan import Action, Plan, Step
+from deployer.plan import Action, Plan, Result, Step
 from deployer.reporter import Reporter
+from deployer.services.bootstrap.accounts import bootstrap_accounts
 from deployer.services.context import (
     ArchiveInfo,
     ContextSummary,
@@ -418,7 +419,67 @@ def _log_location(build: BuildState) -> tuple[str, str]:
     return bucket, f"{prefix.rstrip('/') + '/' if prefix else ''}log-{build.id}.txt"
 
 
-def apply_plan(plan: Plan) -> None:
-    for step in plan.steps:
-        if step.apply is not None:
-            step.apply()
+def digest_of(image: str | None) -> str | None:
+    """The digest of ``IMAGE@sha256:…``; None for ``IMAGE:TAG`` or no image."""
+    if image and "@" in image:
+        return image.split("@", 1)[1]
+    return None
+
+
+@contextmanager
+def planned_image(
+    cloud: GoogleCloud,
+    reporter: Reporter,
+    plan: Plan,
+    *,
+    image: str | None,
+    build_inputs: BuildInputs | None,
+    source: PreparedSource | None,
+) -> Iterator[BuildResult | None]:
+    """The build steps of a deploy, added to ``plan``; None (and no steps) when an image is given.
+
+    A source the caller prepared (to check the context before anything else) stays the caller's to clean up; one
+    packed here lives until the block ends.
+    """
+    if image is not None:
+        yield None
+        return
+    if build_inputs is None:
+        raise DeployerError("nothing to deploy: neither a build nor an image was given")
+    owned = None
+    if source is None:
+        source = owned = prepare_source(build_inputs, reporter)
+    try:
+        yield BuildPlanner(cloud, reporter).plan(build_inputs, source, plan)
+    finally:
+        if owned is not None:
+            owned.cleanup()
+
+
+@dataclass
+class BuildRun(Result):
+    """``deployer build``'s result: the image of one service, built or found already built."""
+
+    service: str
+    build: BuildResult | None = None
+
+    def fields(self) -> dict[str, Any]:
+        return {"service": self.service, **(self.build.to_json() if self.build else {})}
+
+
+@contextmanager
+def planned_build(cloud: GoogleCloud, reporter: Reporter, inputs: BuildInputs) -> Iterator[BuildRun]:
+    """The build's plan (reads only), run as bootstrap's build account when it exists.
+
+    The packed context lives until the block ends, for the plan's upload step.
+    """
+    build_account, _ = bootstrap_accounts(cloud, inputs.project)
+    if build_account:
+        inputs = replace(inputs, service_account=build_account)
+    run = BuildRun(service=inputs.name)
+    source = prepare_source(inputs, reporter)
+    try:
+        run.build = BuildPlanner(cloud, reporter).plan(inputs, source, run.plan)
+        yield run
+    finally:
+        source.cleanup()

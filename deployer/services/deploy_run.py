@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from deployer.config import ServiceConfig
@@ -26,9 +26,9 @@ from deployer.gcp.bodies.run import (
     with_public_access,
 )
 from deployer.gcp.run import RevisionFailure, RunService
-from deployer.plan import Action, Plan, Step
+from deployer.plan import Action, Result, Step
 from deployer.reporter import Reporter
-from deployer.services.build import BuildInputs, BuildPlanner, BuildResult, PreparedSource, apply_plan, prepare_source
+from deployer.services.build import BuildInputs, BuildResult, PreparedSource, digest_of, planned_image
 
 REVISION_TIMEOUT_S = 900.0
 
@@ -43,7 +43,7 @@ MAX_TAG_WITH_SERVICE = 46
 
 
 @dataclass
-class DeployResult:
+class DeployResult(Result):
     service: str
     project: str
     region: str
@@ -52,11 +52,9 @@ class DeployResult:
     digest: str | None = None
     revision: str = ""
     build: BuildResult | None = None
-    plan: Plan = field(default_factory=Plan)
-    dry_run: bool = False
     preview: str = ""  # the traffic tag of a preview deploy; its URL is ``url``
 
-    def to_json(self, *, with_requests: bool = False) -> dict[str, Any]:
+    def fields(self) -> dict[str, Any]:
         return {
             "service": self.service,
             "project": self.project,
@@ -67,10 +65,7 @@ class DeployResult:
             "revision": self.revision,
             "preview": bool(self.preview),
             "tag": self.preview or None,
-            "dry_run": self.dry_run,
-            "changed": bool(self.plan.changes),
             "build": self.build.to_json() if self.build else None,
-            "steps": self.plan.to_json(with_request=with_requests),
         }
 
 
@@ -109,30 +104,21 @@ class RunDeployer:
         source: PreparedSource | None = None,
         preview: str | None = None,
     ) -> Iterator[DeployResult]:
-        """Compute the plan (reads only). The packed context lives until the block ends, for ``apply_plan``.
+        """Compute the plan (reads only). The packed context lives until the block ends, for the plan's apply.
 
         With ``preview`` (a traffic tag), the new revision gets that tag and no traffic; see ``_plan_preview``.
         """
         if preview is not None:
             check_preview_tag(preview, name)
         result = DeployResult(service=name, project=project, region=region, preview=preview or "")
-        # A source the caller prepared (to check the context before anything else) stays the caller's to clean up.
-        owned = None
-        try:
-            if image is None:
-                if build_inputs is None:
-                    raise DeployerError("nothing to deploy: neither a build nor an image was given")
-                if source is None:
-                    source = owned = prepare_source(build_inputs, self._reporter)
-                result.build = BuildPlanner(self._cloud, self._reporter).plan(build_inputs, source, result.plan)
+        with planned_image(
+            self._cloud, self._reporter, result.plan, image=image, build_inputs=build_inputs, source=source
+        ) as result.build:
             if preview is not None:
                 self._plan_preview(result, config, image, preview)
             else:
                 self._plan_service(result, config, image)
             yield result
-        finally:
-            if owned is not None:
-                owned.cleanup()
 
     def deploy(
         self,
@@ -151,7 +137,7 @@ class RunDeployer:
         ) as result:
             result.dry_run = dry_run
             if not dry_run:
-                apply_plan(result.plan)
+                result.apply()
         return result
 
     def _desired_image(self, result: DeployResult, image: str | None) -> str:
@@ -167,7 +153,7 @@ class RunDeployer:
         current = run.get_service(name)
         desired = service_body(service_spec(config, self._desired_image(result, image)))
         result.image = result.build.image if result.build else (image or "").split("@", 1)[0]
-        result.digest = result.build.digest if result.build else _digest_of(image)
+        result.digest = result.build.digest if result.build else digest_of(image)
 
         def finish(service: RunService) -> None:
             result.url = service.uri
@@ -215,7 +201,7 @@ class RunDeployer:
     ) -> None:
         """Create or update, with the image as built; waits until the new revision is ready."""
         desired = service_body(service_spec(config, self._desired_image(result, image)))
-        result.digest = result.build.digest if result.build else _digest_of(image)
+        result.digest = result.build.digest if result.build else digest_of(image)
         run = self._cloud.run
         try:
             with self._reporter.activity(f"Deploying {result.service} to Cloud Run ({result.region})"):
@@ -250,7 +236,7 @@ class RunDeployer:
             )
         desired = service_body(service_spec(config, self._desired_image(result, image)))
         result.image = result.build.image if result.build else (image or "").split("@", 1)[0]
-        result.digest = result.build.digest if result.build else _digest_of(image)
+        result.digest = result.build.digest if result.build else digest_of(image)
         body = preview_body(current.doc, desired, result.service, tag)
         revision = body["template"]["revision"]
         build_pending = result.build is not None and result.build.digest is None
@@ -272,7 +258,7 @@ class RunDeployer:
         self, result: DeployResult, config: ServiceConfig, image: str | None, current: RunService, tag: str
     ) -> None:
         desired = service_body(service_spec(config, self._desired_image(result, image)))
-        result.digest = result.build.digest if result.build else _digest_of(image)
+        result.digest = result.build.digest if result.build else digest_of(image)
         body = preview_body(current.doc, desired, result.service, tag)
         result.revision = body["template"]["revision"]
         run = self._cloud.run
@@ -339,12 +325,6 @@ def _tag_url(service: dict[str, Any], tag: str) -> str:
 def _serves_tag(service: dict[str, Any], revision: str, tag: str) -> bool:
     tagged = any(t.get("tag") == tag and t.get("revision") == revision for t in service.get("traffic") or [])
     return tagged and bool(_tag_url(service, tag))
-
-
-def _digest_of(image: str | None) -> str | None:
-    if image and "@" in image:
-        return image.split("@", 1)[1]
-    return None
 
 
 def _short_path(path: str) -> str:

@@ -1,4 +1,4 @@
-"""``deployer deploy`` for a VM: check GPUs and quota, build if needed, then create or update the VM; and destroy.
+"""``deployer deploy`` for a VM: check GPUs and quota, build if needed, then create or update the VM.
 
 The order matters, and each step reads before anything changes:
 1. the GPU combination (pure; a bad one is BadInput before anything is read or uploaded);
@@ -37,29 +37,30 @@ from deployer.gcp.bodies.compute import (
     set_metadata_body,
     shape_differences,
 )
-from deployer.gcp.bodies.labels import MANAGED_BY_TEXT, describes_managed, is_managed
-from deployer.gcp.compute import Instance, Quota, ZoneCapacityError, quota_console_url
-from deployer.gpu import BUILTIN_GPU_MACHINE_TYPES, GPUS_ALL_REGIONS, GpuChoice, boot_disk_type
-from deployer.plan import Action, Plan, Step
+from deployer.gcp.bodies.labels import describes_managed
+from deployer.gcp.compute import Instance, ZoneCapacityError
+from deployer.gpu import GpuChoice, boot_disk_type
+from deployer.plan import Action, Result, Step
 from deployer.reporter import Reporter
 from deployer.services.build import (
     BuildInputs,
-    BuildPlanner,
     BuildResult,
     PreparedSource,
-    apply_plan,
+    digest_of,
     inputs_from_config,
-    prepare_source,
+    planned_image,
 )
-from deployer.services.roles import RUNTIME_ACCOUNT_ID, service_account_email
-
-# Instance states in which the VM runs (and holds GPU quota); the others are stopped or on their way there.
-RUNNING_STATES = frozenset({"PROVISIONING", "STAGING", "RUNNING", "REPAIRING"})
-STOPPED_STATES = frozenset({"STOPPING", "STOPPED", "TERMINATED", "SUSPENDING", "SUSPENDED"})
+from deployer.services.vm_preflight import (
+    STOPPED_STATES,
+    Preflight,
+    VmPreflight,
+    check_zone_in_region,
+    instance_path,
+)
 
 
 @dataclass
-class VmDeployResult:
+class VmDeployResult(Result):
     name: str
     project: str
     region: str
@@ -76,11 +77,9 @@ class VmDeployResult:
     digest: str | None = None
     firewall: str | None = None
     build: BuildResult | None = None
-    plan: Plan = field(default_factory=Plan)
     zones_tried: list[str] = field(default_factory=list)
-    dry_run: bool = False
 
-    def to_json(self, *, with_requests: bool = False) -> dict[str, Any]:
+    def fields(self) -> dict[str, Any]:
         return {
             "target": "vm",
             "name": self.name,
@@ -99,10 +98,7 @@ class VmDeployResult:
             "digest": self.digest,
             "firewall": self.firewall,
             "zones_tried": self.zones_tried,
-            "dry_run": self.dry_run,
-            "changed": bool(self.plan.changes),
             "build": self.build.to_json() if self.build else None,
-            "steps": self.plan.to_json(with_request=with_requests),
         }
 
 
@@ -134,34 +130,6 @@ def container_spec(name: str, config: VmConfig, image: str) -> ContainerSpec:
     )
 
 
-def _instance_path(project: str, zone: str, name: str) -> str:
-    return f"projects/{project}/zones/{zone}/instances/{name}"
-
-
-def zones_to_search(config_zone: str | None, region_zones: tuple[str, ...] | list[str]) -> list[str]:
-    """Where a VM of this name may be: the configured zone first, then every zone of the region."""
-    return [*([config_zone] if config_zone else []), *(z for z in region_zones if z != config_zone)]
-
-
-def check_zone_in_region(zone: str | None, region: str) -> None:
-    if zone is not None and not zone.startswith(f"{region}-"):
-        raise BadInput(
-            f'zone = "{zone}" is not in region {region}',
-            f'use a zone of {region} (e.g. "{region}-a"), or change region',
-        )
-
-
-@dataclass
-class _Preflight:
-    """What the reads found: where the VM may go, where it is, what it runs as, and which image it boots."""
-
-    candidates: list[str]  # zones to create in, in order
-    existing: Instance | None
-    service_account: str
-    source_image: str
-    firewall: dict[str, Any] | None
-
-
 class VmDeployer:
     def __init__(self, cloud: GoogleCloud, reporter: Reporter) -> None:
         self._cloud = cloud
@@ -178,8 +146,13 @@ class VmDeployer:
         build_inputs: BuildInputs | None,
         image: str | None = None,
         source: PreparedSource | None = None,
+        runtime_account: str | None = None,
     ) -> Iterator[VmDeployResult]:
-        """Compute the plan (reads only): GPU checks and quota first, so a deploy that cannot land uploads nothing."""
+        """Compute the plan (reads only): GPU checks and quota first, so a deploy that cannot land uploads nothing.
+
+        ``runtime_account`` is bootstrap's runtime account as the deploy found it: the VM runs as it unless the
+        config names an account.
+        """
         choice = config.gpu_choice  # raises BadInput for a bad combination, before any request
         check_zone_in_region(config.zone, region)
         result = VmDeployResult(
@@ -191,185 +164,15 @@ class VmDeployer:
             spot=config.spot,
             max_run_seconds=config.max_run_seconds,
         )
-        preflight = self._preflight(result, config, choice)
-        # A source the caller prepared (to check the context before anything else) stays the caller's to clean up.
-        owned = None
-        try:
-            if image is None:
-                if build_inputs is None:
-                    raise DeployerError("nothing to deploy: neither a build nor an image was given")
-                if source is None:
-                    source = owned = prepare_source(build_inputs, self._reporter)
-                result.build = BuildPlanner(self._cloud, self._reporter).plan(build_inputs, source, result.plan)
+        reads = VmPreflight(self._cloud, self._reporter, name=name, project=project, region=region)
+        preflight = reads.run(config, choice, runtime_account)
+        result.service_account = preflight.service_account
+        with planned_image(
+            self._cloud, self._reporter, result.plan, image=image, build_inputs=build_inputs, source=source
+        ) as result.build:
             self._plan_vm(result, config, preflight, image)
             self._plan_firewall(result, config, preflight.firewall)
             yield result
-        finally:
-            if owned is not None:
-                owned.cleanup()
-
-    def deploy(
-        self,
-        name: str,
-        config: VmConfig,
-        *,
-        project: str,
-        region: str,
-        build_inputs: BuildInputs | None,
-        image: str | None = None,
-        dry_run: bool = False,
-    ) -> VmDeployResult:
-        with self.planned(
-            name, config, project=project, region=region, build_inputs=build_inputs, image=image
-        ) as result:
-            result.dry_run = dry_run
-            if not dry_run:
-                apply_plan(result.plan)
-        return result
-
-    # --- preflight ---------------------------------------------------------------------------------------------------
-
-    def _preflight(self, result: VmDeployResult, config: VmConfig, choice: GpuChoice | None) -> _Preflight:
-        compute = self._cloud.compute
-        project, region = result.project, result.region
-        region_info = compute.region(project, region)
-        if not region_info.zones:
-            raise DeployerError(f"region {region} reports no zones", f'set zone = "{region}-a" (a zone of the region)')
-        if config.zone is not None and config.zone not in region_info.zones:
-            raise BadInput(
-                f'zone = "{config.zone}" is not a zone of {region}; its zones: {", ".join(region_info.zones)}',
-                "use one of them, or leave zone out to let deployer choose",
-            )
-        if choice is not None:
-            offering = compute.accelerator_zones(project, choice.type)
-            in_region = [z for z in region_info.zones if z in offering]
-            if not in_region:
-                elsewhere = sorted({z.rsplit("-", 1)[0] for z in offering})
-                raise DeployerError(
-                    f"no zone of {region} offers {choice.type}",
-                    f"use a region that does: {', '.join(elsewhere) or 'none found'} (region = ... in deployer.toml)",
-                )
-            if config.zone is not None and config.zone not in in_region:
-                raise DeployerError(
-                    f"zone {config.zone} does not offer {choice.type}",
-                    f"use a zone of {region} that does: {', '.join(in_region)}, or leave zone out",
-                )
-            usable = in_region
-        else:
-            usable = list(region_info.zones)
-        candidates = zones_to_search(config.zone, usable)
-        # A misspelt machine type passes the name check; Google would refuse it only at insert, after the build.
-        if compute.machine_type(project, candidates[0], config.machine_type) is None:
-            raise BadInput(
-                f'machine_type = "{config.machine_type}" is not offered in zone {candidates[0]}',
-                "check the name (e.g. e2-standard-2, n1-standard-8, g2-standard-8): "
-                "https://cloud.google.com/compute/docs/machine-resource",
-            )
-        existing = compute.find_instance(project, zones_to_search(config.zone, region_info.zones), result.name)
-        if existing is not None and not is_managed(existing.labels):
-            raise DeployerError(
-                f"a VM named {result.name} already exists in {existing.zone} and was not created by deployer "
-                f"(it has no {MANAGED_BY_TEXT} label); deployer leaves it alone",
-                f"rename the [vms.{result.name}] table, or delete that VM yourself",
-            )
-        project_info = compute.project(project)
-        if choice is not None:
-            self._check_quota(result, choice, config.spot, region_info.quotas, project_info.quotas, existing)
-        image = compute.cos_image()
-        if image.disk_size_gb and config.boot_disk_gb < image.disk_size_gb:
-            raise BadInput(
-                f"disk_gb = {config.boot_disk_gb} is smaller than the {image.name} image ({image.disk_size_gb} GB)",
-                f"set disk_gb to at least {image.disk_size_gb}",
-            )
-        account = self._service_account(config, project, project_info.default_service_account)
-        result.service_account = account
-        firewall = compute.get_firewall(project, firewall_name(result.name))
-        return _Preflight(candidates, existing, account, image.self_link, firewall)
-
-    def _check_quota(
-        self,
-        result: VmDeployResult,
-        choice: GpuChoice,
-        spot: bool,
-        regional: dict[str, Quota],
-        global_quotas: dict[str, Quota],
-        existing: Instance | None,
-    ) -> None:
-        """The regional metric and GPUS_ALL_REGIONS must leave room for the count.
-
-        Spot VMs draw on the PREEMPTIBLE_* metric when the project has that quota, and on the standard metric when
-        it has none (https://cloud.google.com/compute/resource-usage#preemptible_quota). The GPUs of the running VM
-        this deploy updates or replaces are already in the usage: they count as free here.
-        """
-        metric = choice.quota_metric(spot=False)
-        fallback_note = ""
-        if spot:
-            preemptible = regional.get(choice.quota_metric(spot=True))
-            if preemptible is not None and preemptible.limit > 0:
-                metric = preemptible.metric
-            else:
-                fallback_note = (
-                    f" (spot VMs count against {metric} while the project has no {choice.quota_metric(spot=True)} "
-                    "quota)"
-                )
-        freed = 0
-        if existing is not None and existing.status in RUNNING_STATES:
-            builtin = BUILTIN_GPU_MACHINE_TYPES.get(existing.machine_type)
-            freed = builtin[1] if builtin else sum(count for _, count in existing.guest_accelerators)
-        missing: list[str] = []
-        metrics: list[str] = []
-        for quota_name, table, where in (
-            (metric, regional, f"region {result.region}"),
-            (GPUS_ALL_REGIONS, global_quotas, "all regions"),
-        ):
-            quota = table.get(quota_name)
-            if quota is None:
-                self._reporter.warn(f"{where} reports no {quota_name} quota; not checked")
-                continue
-            if quota.available + freed < choice.count:
-                note = fallback_note if quota_name == metric else ""
-                missing.append(
-                    f"{quota_name} ({where}): limit {quota.limit:g}, in use {quota.usage:g}, "
-                    f"this VM needs {choice.count}{note}"
-                )
-                metrics.append(quota_name)
-        if missing:
-            kind = "spot " if spot else ""
-            if fallback_note and metric in metrics:
-                metrics.append(choice.quota_metric(spot=True))
-            links = "; ".join(f"{m}: {quota_console_url(result.project, m)}" for m in metrics)
-            raise DeployerError(
-                f"not enough GPU quota for {choice.count} {kind}{choice.type} in {result.project}: "
-                + "; ".join(missing)
-                + ". Nothing was uploaded or built.",
-                f"request an increase on the Quotas page ({links}); new and free-trial projects start at 0, "
-                "and a request can take a day or two",
-            )
-
-    def _service_account(self, config: VmConfig, project: str, default_account: str) -> str:
-        """The VM's identity, which must read the repository: the configured one, else bootstrap's runtime account
-        when it exists, else the project's Compute Engine default service account."""
-        if config.service_account:
-            return config.service_account
-        runtime = service_account_email(RUNTIME_ACCOUNT_ID, project)
-        try:
-            found = self._cloud.iam.get_service_account(project, runtime)
-        except DeployerError as error:
-            self._reporter.warn(f"cannot look up {runtime} ({error.message}); using the default service account")
-            found = None
-        if found is not None and not found.disabled:
-            return runtime
-        if not default_account:
-            raise DeployerError(
-                f"no service account for the VM: {runtime} does not exist and the project reports no Compute Engine "
-                "default service account",
-                "run `deployer bootstrap`, or set service_account = in the [vms] table",
-            )
-        self._reporter.info(
-            f"The VM runs as {default_account}; it needs roles/artifactregistry.reader to pull the image "
-            "(`deployer bootstrap` makes a runtime account that has it)"
-        )
-        return default_account
 
     # --- the VM ------------------------------------------------------------------------------------------------------
 
@@ -380,7 +183,7 @@ class VmDeployer:
         return result.build.reference
 
     def _spec(
-        self, result: VmDeployResult, config: VmConfig, preflight: _Preflight, zone: str, image: str | None
+        self, result: VmDeployResult, config: VmConfig, preflight: Preflight, zone: str, image: str | None
     ) -> InstanceSpec:
         choice = result.gpu
         return InstanceSpec(
@@ -406,14 +209,14 @@ class VmDeployer:
         except ValueError as exc:
             raise BadInput(f"[vms.{result.name}]: {exc}") from None
 
-    def _plan_vm(self, result: VmDeployResult, config: VmConfig, preflight: _Preflight, image: str | None) -> None:
+    def _plan_vm(self, result: VmDeployResult, config: VmConfig, preflight: Preflight, image: str | None) -> None:
         existing = preflight.existing
         result.image = result.build.image if result.build else (image or "").split("@", 1)[0]
-        result.digest = result.build.digest if result.build else _digest_of(image)
+        result.digest = result.build.digest if result.build else digest_of(image)
         build_pending = result.build is not None and result.build.digest is None
         zone = existing.zone if existing is not None else preflight.candidates[0]
         result.zone = zone
-        result.instance = _instance_path(result.project, zone, result.name)
+        result.instance = instance_path(result.project, zone, result.name)
         desired = instance_body(self._spec(result, config, preflight, zone, image))
         if existing is None:
             result.status = "absent"
@@ -421,7 +224,7 @@ class VmDeployer:
                 Step(
                     Action.CREATE,
                     result.instance,
-                    f"create VM {result.name} ({self._shape_text(result)}) in {zone}",
+                    f"create VM {result.name} ({shape_text(result)}) in {zone}",
                     {
                         "method": "POST",
                         "url": f"/compute/v1/projects/{result.project}/zones/{zone}/instances",
@@ -486,27 +289,17 @@ class VmDeployer:
             )
         )
 
-    def _shape_text(self, result: VmDeployResult) -> str:
-        parts = [result.machine_type]
-        if result.gpu:
-            parts.append(f"{result.gpu.count} {result.gpu.type}")
-        if result.spot:
-            parts.append("spot")
-        if result.max_run_seconds:
-            parts.append(f"stops after {duration_text(result.max_run_seconds)}")
-        return ", ".join(parts)
-
     def _create(
         self,
         result: VmDeployResult,
         config: VmConfig,
-        preflight: _Preflight,
+        preflight: Preflight,
         image: str | None,
         candidates: list[str],
     ) -> None:
         """Insert in the first zone with capacity: a zone out of capacity is reported and the next one tried."""
         compute = self._cloud.compute
-        result.digest = result.build.digest if result.build else _digest_of(image)
+        result.digest = result.build.digest if result.build else digest_of(image)
         for index, zone in enumerate(candidates):
             body = instance_body(self._spec(result, config, preflight, zone, image))
             result.zones_tried.append(zone)
@@ -517,7 +310,7 @@ class VmDeployer:
                 remaining = candidates[index + 1 :]
                 if not remaining:
                     raise DeployerError(
-                        f"no zone of {result.region} had capacity for {self._shape_text(result)} "
+                        f"no zone of {result.region} had capacity for {shape_text(result)} "
                         f"(tried {', '.join(result.zones_tried)}). Google: {'; '.join(error.messages)}",
                         "try again later, or another region that offers it"
                         + ("" if result.spot else ", or spot = true (spot capacity is often separate)"),
@@ -533,7 +326,7 @@ class VmDeployer:
         self,
         result: VmDeployResult,
         config: VmConfig,
-        preflight: _Preflight,
+        preflight: Preflight,
         image: str | None,
         candidates: list[str],
     ) -> None:
@@ -545,7 +338,7 @@ class VmDeployer:
     def _update(self, result: VmDeployResult, config: VmConfig, image: str | None) -> None:
         """Replace the user-data (with the fingerprint of a fresh read), then reset (or start) the VM."""
         compute = self._cloud.compute
-        result.digest = result.build.digest if result.build else _digest_of(image)
+        result.digest = result.build.digest if result.build else digest_of(image)
         user_data = self._user_data(result, config, image)
         current = compute.get_instance(result.project, result.zone, result.name)
         if current is None:
@@ -578,7 +371,7 @@ class VmDeployer:
 
     def _landed(self, result: VmDeployResult, instance: Instance) -> None:
         result.zone = instance.zone or result.zone
-        result.instance = _instance_path(result.project, result.zone, result.name)
+        result.instance = instance_path(result.project, result.zone, result.name)
         result.external_ip = instance.external_ip
         result.status = instance.status
 
@@ -636,10 +429,16 @@ class VmDeployer:
         )
 
 
-def _digest_of(image: str | None) -> str | None:
-    if image and "@" in image:
-        return image.split("@", 1)[1]
-    return None
+def shape_text(result: VmDeployResult) -> str:
+    """``g2-standard-8, 1 nvidia-l4, spot, stops after 8h``."""
+    parts = [result.machine_type]
+    if result.gpu:
+        parts.append(f"{result.gpu.count} {result.gpu.type}")
+    if result.spot:
+        parts.append("spot")
+    if result.max_run_seconds:
+        parts.append(f"stops after {duration_text(result.max_run_seconds)}")
+    return ", ".join(parts)
 
 
 def duration_text(seconds: int) -> str:
@@ -659,98 +458,11 @@ def _container_change(current_user_data: str | None, image: str, build_pending: 
     return "container settings (args, env, ports, restart or driver)"
 
 
-# --- destroy ---------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class VmDestroyResult:
-    name: str
-    project: str
-    region: str
-    zone: str = ""
-    plan: Plan = field(default_factory=Plan)
-    dry_run: bool = False
-
-    def to_json(self, *, with_requests: bool = False) -> dict[str, Any]:
-        return {
-            "target": "vm",
-            "name": self.name,
-            "project": self.project,
-            "region": self.region,
-            "zone": self.zone,
-            "dry_run": self.dry_run,
-            "changed": bool(self.plan.changes),
-            "steps": self.plan.to_json(with_request=with_requests),
-        }
-
-
-class VmDestroyer:
-    """Plans and applies the deletion of a VM deployer made, and of its firewall rule."""
-
-    def __init__(self, cloud: GoogleCloud, reporter: Reporter) -> None:
-        self._cloud = cloud
-        self._reporter = reporter
-
-    def plan(self, name: str, config: VmConfig, *, project: str, region: str) -> VmDestroyResult:
-        check_zone_in_region(config.zone, region)
-        compute = self._cloud.compute
-        result = VmDestroyResult(name=name, project=project, region=region)
-        zones = compute.region(project, region).zones
-        instance = compute.find_instance(project, zones_to_search(config.zone, zones), name)
-        if instance is None:
-            result.plan.add(
-                Step(Action.NOOP, f"projects/{project}/zones/*/instances/{name}", f"no VM {name} in {region}")
-            )
-        elif not is_managed(instance.labels):
-            raise DeployerError(
-                f"VM {name} in {instance.zone} was not created by deployer (no {MANAGED_BY_TEXT} label); "
-                "deployer does not delete it",
-                "delete it yourself if it should go: gcloud compute instances delete "
-                f"{name} --zone {instance.zone} --project {project}",
-            )
-        else:
-            zone = instance.zone
-            result.zone = zone
-            path = _instance_path(project, zone, name)
-            result.plan.add(
-                Step(
-                    Action.DELETE,
-                    path,
-                    f"delete VM {name} in {zone} ({instance.status}; its boot disk goes with it)",
-                    {"method": "DELETE", "url": f"/compute/v1/{path}", "body": None},
-                    apply=lambda: self._delete_instance(project, zone, name),
-                )
-            )
-        rule = firewall_name(name)
-        resource = f"projects/{project}/global/firewalls/{rule}"
-        firewall = compute.get_firewall(project, rule)
-        if firewall is None:
-            result.plan.add(Step(Action.NOOP, resource, "no firewall rule"))
-        elif not describes_managed(firewall.get("description")):
-            result.plan.add(Step(Action.NOOP, resource, "firewall rule not made by deployer: left alone"))
-        else:
-            result.plan.add(
-                Step(
-                    Action.DELETE,
-                    resource,
-                    f"delete firewall rule {rule}",
-                    {"method": "DELETE", "url": f"/compute/v1/{resource}", "body": None},
-                    apply=lambda: compute.delete_firewall(project, rule),
-                )
-            )
-        return result
-
-    def _delete_instance(self, project: str, zone: str, name: str) -> None:
-        with self._reporter.activity(f"Deleting VM {name} in {zone}"):
-            self._cloud.compute.delete_instance(project, zone, name)
-
-
 __all__ = [
     "VmDeployResult",
     "VmDeployer",
-    "VmDestroyResult",
-    "VmDestroyer",
     "container_spec",
     "duration_text",
+    "shape_text",
     "vm_build_inputs",
 ]

@@ -19,6 +19,7 @@ from deployer.services.bootstrap import BUDGETS_API, needed_apis
 
 if TYPE_CHECKING:
     from deployer.config import ResolvedConfig
+    from deployer.config.vm import VmConfig
 
 
 class Severity(StrEnum):
@@ -74,8 +75,6 @@ PERMISSION_PURPOSE: dict[str, str] = {
     "run.services.create": "create Cloud Run services",
     "run.services.update": "update Cloud Run services",
     "run.services.setIamPolicy": "make a service public (public = true)",
-    "run.jobs.create": "create Cloud Run jobs",
-    "run.jobs.run": "run Cloud Run jobs",
     "iam.serviceAccounts.actAs": "deploy workloads that run as a service account",
     "compute.instances.create": "create VMs",
     "compute.instances.setMetadata": "update a VM's container (its metadata)",
@@ -87,7 +86,6 @@ PERMISSION_PURPOSE: dict[str, str] = {
 BUILD_PERMISSIONS = ("cloudbuild.builds.create", "storage.buckets.create", "storage.objects.create")
 SERVICE_PERMISSIONS = ("run.services.create", "run.services.update")
 PUBLIC_PERMISSION = "run.services.setIamPolicy"
-JOB_PERMISSIONS = ("run.jobs.create", "run.jobs.run")
 VM_PERMISSIONS = (
     "compute.instances.create",
     "compute.instances.setMetadata",
@@ -105,29 +103,24 @@ RUN_API = "run.googleapis.com"
 COMPUTE_API = "compute.googleapis.com"
 WORKLOAD_IDENTITY_APIS = ("iamcredentials.googleapis.com", "sts.googleapis.com")
 
-# Cloud Run GPU regions (https://cloud.google.com/run/docs/configuring/services/gpu#supported-regions).
-CLOUD_RUN_GPU_REGIONS = {"nvidia-l4": ("us-central1", "us-east4", "europe-west1", "europe-west4", "asia-southeast1")}
-
 
 @dataclass(frozen=True)
 class _Target:
     """What one entry of deployer.toml needs: its kind, whether it is public, who it runs as, its GPU."""
 
     name: str
-    kind: str  # "service", "job" or "vm"
+    kind: str  # "service" or "vm"
     public: bool = False
     service_account: str = ""
-    config: Any = None
+    vm: VmConfig | None = None
 
 
 def _targets(config: ResolvedConfig, only: str | None = None) -> list[_Target]:
     found: list[_Target] = []
     for name, service in sorted(config.services.items()):
-        found.append(_Target(name, "service", bool(service.public), service.service_account, service))
-    for name, job in sorted((getattr(config, "jobs", None) or {}).items()):
-        found.append(_Target(name, "job", False, str(getattr(job, "service_account", "") or ""), job))
+        found.append(_Target(name, "service", bool(service.public), service.service_account))
     for name, vm in sorted(config.vms.items()):
-        found.append(_Target(name, "vm", False, str(getattr(vm, "service_account", "") or ""), vm))
+        found.append(_Target(name, "vm", False, vm.service_account, vm))
     if only is not None:
         found = [t for t in found if t.name == only]
     return found
@@ -144,8 +137,6 @@ def _permissions_for(targets: list[_Target], *, repository_exists: bool) -> list
             wanted += SERVICE_PERMISSIONS
             if target.public:
                 wanted.append(PUBLIC_PERMISSION)
-        elif target.kind == "job":
-            wanted += JOB_PERMISSIONS
         else:
             wanted += VM_PERMISSIONS
     return list(dict.fromkeys(wanted))
@@ -426,48 +417,21 @@ class Doctor:
     # -- GPUs ----------------------------------------------------------------------------------------------------------
     def check_gpus(self, targets: list[_Target], region: str | None, enabled: set[str]) -> None:
         for target in targets:
-            if target.kind == "vm":
-                self._check_vm_gpu(target, region, enabled)
-            else:
-                gpu = getattr(target.config, "gpu", None)
-                if gpu:
-                    self._check_run_gpu(target, str(getattr(gpu, "type", gpu)), region)
+            if target.vm is not None:
+                self._check_vm_gpu(target.name, target.vm, region, enabled)
 
-    def _check_run_gpu(self, target: _Target, accelerator: str, region: str | None) -> None:
-        regions = CLOUD_RUN_GPU_REGIONS.get(accelerator)
-        if region is None or regions is None:
-            return
-        if region not in regions:
-            self.add(
-                f"gpu {target.name}",
-                Severity.ERROR,
-                f"Cloud Run offers {accelerator} GPUs only in {', '.join(regions)}, not in {region}",
-                f"set region to one of {', '.join(regions)} in deployer.toml",
-            )
-        else:
-            self.add(
-                f"gpu {target.name}",
-                Severity.OK,
-                f"Cloud Run offers {accelerator} in {region} (its GPU quota is not checked here)",
-            )
-
-    def _check_vm_gpu(self, target: _Target, region: str | None, enabled: set[str]) -> None:
-        choice = getattr(target.config, "gpu_choice", None)
+    def _check_vm_gpu(self, name: str, vm: VmConfig, region: str | None, enabled: set[str]) -> None:
+        choice = vm.gpu_choice
         if choice is None or region is None:
             return
-        check = f"gpu {target.name}"
-        compute = getattr(self._cloud, "compute", None)
-        if compute is None or not hasattr(compute, "accelerator_zones") or not hasattr(compute, "region"):
-            self.add(check, Severity.WARNING, "not checked: this build of deployer has no Compute Engine adapter")
-            return
+        check = f"gpu {name}"
+        compute = self._cloud.compute
         if "compute.googleapis.com" not in enabled:
             return  # the API finding already says what to do
         try:
             zones = [z for z in compute.accelerator_zones(self.project, choice.type) if z.startswith(f"{region}-")]
             quotas = dict(compute.region(self.project, region).quotas)
-            overall = (
-                compute.project(self.project).quotas.get(GPUS_ALL_REGIONS) if hasattr(compute, "project") else None
-            )
+            overall = compute.project(self.project).quotas.get(GPUS_ALL_REGIONS)
         except DeployerError as exc:
             self.add(check, Severity.WARNING, f"cannot check {choice.type} in {region}: {exc.message}", exc.hint or "")
             return
@@ -479,7 +443,7 @@ class Doctor:
                 "choose a region that offers it: https://cloud.google.com/compute/docs/gpus/gpu-regions-zones",
             )
             return
-        metric = choice.quota_metric(spot=bool(getattr(target.config, "spot", False)))
+        metric = choice.quota_metric(spot=vm.spot)
         quota = quotas.get(metric)
         console = f"https://console.cloud.google.com/iam-admin/quotas?project={self.project}&metric={metric}"
         if quota is not None and quota.limit < choice.count:

@@ -18,7 +18,7 @@ from deployer.gcp.bodies.cloud_init import APP_UNIT, GPU_DRIVER_DESCRIPTION, GPU
 from deployer.gcp.bodies.compute import USER_DATA_KEY, firewall_name, metadata_value
 from deployer.gcp.compute import Instance
 from deployer.gpu import BUILTIN_GPU_MACHINE_TYPES
-from deployer.services.deploy_vm import check_zone_in_region, zones_to_search
+from deployer.services.vm_preflight import check_zone_in_region, zones_to_search
 
 DEFAULT_LINES = 20
 

@@ -298,6 +298,21 @@ def test_diff_shows_the_changes_and_needs_yes_without_a_terminal(emulator: Emula
     assert emulator.mutating_requests() != []
 
 
+def test_diff_with_json_asks_too_and_keeps_stdout_for_the_document(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    directory = tmp_path / "app"
+    make_project(directory)
+    emulator.mark()
+    refused = invoke(emulator, "deploy", "-C", str(directory), "--diff", "--json")
+    assert refused.exit_code == 2
+    assert "+ create  " in refused.stderr
+    assert json.loads(refused.stdout)["error"]["exit_code"] == 2
+    assert emulator.mutating_requests() == []
+
+    applied = invoke(emulator, "deploy", "-C", str(directory), "--diff", "--json", "--yes")
+    assert applied.exit_code == 0, applied.stderr
+    assert json.loads(applied.stdout)["changed"] is True
+
+
 def test_config_show_names_where_each_value_came_from(emulator: EmulatorHandle, tmp_path: Path) -> None:
     directory = tmp_path / "app"
     project = make_project(directory)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from deployer.services import roles
 from deployer.services.doctor import (
     BUILD_PERMISSIONS,
-    JOB_PERMISSIONS,
     PUBLIC_PERMISSION,
     SERVICE_PERMISSIONS,
     VM_PERMISSIONS,
@@ -33,13 +32,13 @@ def test_the_build_account_roles_cover_what_doctor_checks() -> None:
 
 def test_a_developer_holds_every_permission_doctor_tests_for_each_kind_of_target() -> None:
     granted = roles.permissions_of({grant.role for grant in roles.developer_roles(vms=True)})
-    wanted = {*BUILD_PERMISSIONS, *SERVICE_PERMISSIONS, PUBLIC_PERMISSION, *JOB_PERMISSIONS, *VM_PERMISSIONS}
+    wanted = {*BUILD_PERMISSIONS, *SERVICE_PERMISSIONS, PUBLIC_PERMISSION, *VM_PERMISSIONS}
     assert wanted <= granted
 
 
 def test_the_deploy_account_can_deploy_private_services_but_not_change_iam() -> None:
     granted = roles.permissions_of({grant.role for grant in roles.runtime_account_roles(vms=False)})
-    assert {*BUILD_PERMISSIONS, *SERVICE_PERMISSIONS, *JOB_PERMISSIONS} <= granted
+    assert {*BUILD_PERMISSIONS, *SERVICE_PERMISSIONS} <= granted
     assert PUBLIC_PERMISSION not in granted
     assert "resourcemanager.projects.setIamPolicy" not in granted
 

@@ -1,0 +1,28 @@
+"""The accounts bootstrap made, as a deploy or build finds them (reads only)."""
+
+from __future__ import annotations
+
+from deployer.errors import DeployerError
+from deployer.gcp import GoogleCloud
+from deployer.services import roles
+
+
+def bootstrap_accounts(cloud: GoogleCloud, project: str) -> tuple[str | None, str | None]:
+    """The build and deploy/runtime service accounts bootstrap made in ``project``, each None when absent.
+
+    Reads only (a GET each). A caller who may not read an account (no iam.serviceAccounts.get) still learns
+    whether it exists, through testIamPermissions, which any caller may call; then deploy's actAs check names the
+    grant that is missing instead of silently falling back to Google's default accounts.
+    """
+    found: list[str | None] = []
+    for account_id in (roles.BUILD_ACCOUNT_ID, roles.RUNTIME_ACCOUNT_ID):
+        email = roles.service_account_email(account_id, project)
+        try:
+            account = cloud.iam.get_service_account(project, email)
+            found.append(account.email if account is not None and not account.disabled else None)
+        except DeployerError:
+            try:
+                found.append(email if cloud.iam.account_exists(project, email) else None)
+            except DeployerError:
+                found.append(None)
+    return found[0], found[1]

@@ -1,0 +1,84 @@
+"""What a kind of deploy target is (a Cloud Run service, a VM; next a Cloud Run job), and the one deploy they share.
+
+``deployer deploy NAME`` finds NAME's kind in deployer.toml, makes that kind's Target (targets/__init__.py), and
+runs ``planned_deploy``: the kind's checks of the flags, its build inputs, the checks every deploy makes first
+(services/predeploy.py), then the kind's plan. A new kind is a new module with a Target, and one line in the registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+from deployer.plan import Result
+from deployer.services.predeploy import ReadyToDeploy, ready_to_deploy
+
+if TYPE_CHECKING:
+    from deployer.config import ResolvedConfig
+    from deployer.gcp import GoogleCloud
+    from deployer.reporter import Reporter
+    from deployer.services.build import BuildInputs
+
+R = TypeVar("R", bound=Result)
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    """What the deploy command's flags ask for; every kind reads them the same way."""
+
+    image: str | None = None  # deploy this image instead of building
+    max_context_mb: int | None = None
+    allow_large_context: bool = False
+    allow_credential_files: tuple[str, ...] = ()
+    preview: str | None = None  # a traffic tag: a revision that receives no traffic (Cloud Run services only)
+
+
+class Target(Protocol[R]):
+    """One [KIND.NAME] table of deployer.toml, as its kind deploys it."""
+
+    config: ResolvedConfig
+    name: str
+    label: str  # how lines name the kind: "Service", "VM"
+    lint_target: str  # which of lint's rules apply to its Dockerfile: "run" or "vm"
+
+    def check(self, request: DeployRequest) -> None:
+        """Refuse, with BadInput, what the flags ask that this kind cannot do: before anything is read."""
+
+    def build_inputs(self, request: DeployRequest) -> BuildInputs: ...
+
+    def announce(self, cloud: GoogleCloud, inputs: BuildInputs) -> str:
+        """The first progress line: what is deployed where, with the Cloud Console's page for it."""
+
+    def plan(
+        self, cloud: GoogleCloud, reporter: Reporter, ready: ReadyToDeploy, request: DeployRequest
+    ) -> AbstractContextManager[R]:
+        """The kind's plan (reads only), on what the checks before a deploy found."""
+
+    def summary(self, result: R) -> list[str]:
+        """The lines that say what runs where once the plan is applied."""
+
+
+@contextmanager
+def planned_deploy(cloud: GoogleCloud, reporter: Reporter, target: Target[R], request: DeployRequest) -> Iterator[R]:
+    """Check the flags, pack and check the context, run the readiness checks, then plan; reads only.
+
+    The packed context lives until the block ends, for the plan's upload step.
+    """
+    target.check(request)
+    inputs = target.build_inputs(request)
+    reporter.info(target.announce(cloud, inputs))
+    with (
+        ready_to_deploy(
+            cloud,
+            target.config,
+            target.name,
+            inputs,
+            image=request.image,
+            lint_target=target.lint_target,
+            reporter=reporter,
+        ) as ready,
+        target.plan(cloud, reporter, ready, request) as result,
+    ):
+        yield result

@@ -1,0 +1,68 @@
+"""A [services.NAME] table: a Cloud Run service (the planner is services/deploy_run.py)."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING
+
+from deployer.services.build import BuildInputs, inputs_from_config
+from deployer.services.deploy_run import DeployResult, RunDeployer, check_preview_tag
+from deployer.services.targets.base import DeployRequest
+
+if TYPE_CHECKING:
+    from deployer.config import ResolvedConfig
+    from deployer.gcp import GoogleCloud
+    from deployer.reporter import Reporter
+    from deployer.services.predeploy import ReadyToDeploy
+
+
+class RunServiceTarget:
+    label = "Service"
+    lint_target = "run"
+
+    def __init__(self, config: ResolvedConfig, name: str) -> None:
+        self.config = config
+        self.name = name
+        self.service = config.services[name]
+
+    def check(self, request: DeployRequest) -> None:
+        if request.preview is not None:
+            check_preview_tag(request.preview, self.name)
+
+    def build_inputs(self, request: DeployRequest) -> BuildInputs:
+        return inputs_from_config(
+            self.config,
+            self.name,
+            self.service,
+            request.max_context_mb,
+            request.allow_large_context,
+            request.allow_credential_files,
+        )
+
+    def announce(self, cloud: GoogleCloud, inputs: BuildInputs) -> str:
+        console = cloud.target.console_url(f"run/detail/{inputs.region}/{self.name}", inputs.project)
+        return f"Deploying {self.name} to Cloud Run in {inputs.project}/{inputs.region}: {console}"
+
+    def plan(
+        self, cloud: GoogleCloud, reporter: Reporter, ready: ReadyToDeploy, request: DeployRequest
+    ) -> AbstractContextManager[DeployResult]:
+        service = self.service
+        if ready.runtime_account and not service.service_account:
+            service = service.model_copy(update={"service_account": ready.runtime_account})
+        return RunDeployer(cloud, reporter).planned(
+            self.name,
+            service,
+            project=ready.inputs.project,
+            region=ready.inputs.region,
+            build_inputs=None if request.image else ready.inputs,
+            image=request.image,
+            preview=request.preview,
+            source=ready.source,
+        )
+
+    def summary(self, result: DeployResult) -> list[str]:
+        if result.preview:
+            first = f"Preview {result.preview} of {self.name} (no traffic): {result.url}"
+        else:
+            first = f"Service {self.name}: {result.url}"
+        return [first, f"  image:    {result.image}@{result.digest}", f"  revision: {result.revision}"]

@@ -1,0 +1,73 @@
+"""A [vms.NAME] table: a Container-Optimized OS VM, GPU optional (the planner is services/deploy_vm.py)."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING
+
+from deployer.errors import BadInput
+from deployer.services.build import BuildInputs
+from deployer.services.deploy_vm import VmDeployer, VmDeployResult, shape_text, vm_build_inputs
+from deployer.services.targets.base import DeployRequest
+
+if TYPE_CHECKING:
+    from deployer.config import ResolvedConfig
+    from deployer.gcp import GoogleCloud
+    from deployer.reporter import Reporter
+    from deployer.services.predeploy import ReadyToDeploy
+
+
+class VmTarget:
+    label = "VM"
+    lint_target = "vm"
+
+    def __init__(self, config: ResolvedConfig, name: str) -> None:
+        self.config = config
+        self.name = name
+        self.vm = config.vms[name]
+
+    def check(self, request: DeployRequest) -> None:
+        if request.preview is not None:
+            raise BadInput(
+                f"--preview is for Cloud Run services; {self.name} is a [vms] target", "deploy it without --preview"
+            )
+
+    def build_inputs(self, request: DeployRequest) -> BuildInputs:
+        return vm_build_inputs(
+            self.config,
+            self.name,
+            self.vm,
+            request.max_context_mb,
+            request.allow_large_context,
+            request.allow_credential_files,
+        )
+
+    def announce(self, cloud: GoogleCloud, inputs: BuildInputs) -> str:
+        console = cloud.target.console_url("compute/instances", inputs.project)
+        return f"Deploying VM {self.name} in {inputs.project}/{inputs.region}: {console}"
+
+    def plan(
+        self, cloud: GoogleCloud, reporter: Reporter, ready: ReadyToDeploy, request: DeployRequest
+    ) -> AbstractContextManager[VmDeployResult]:
+        return VmDeployer(cloud, reporter).planned(
+            self.name,
+            self.vm,
+            project=ready.inputs.project,
+            region=ready.inputs.region,
+            build_inputs=None if request.image else ready.inputs,
+            image=request.image,
+            source=ready.source,
+            runtime_account=ready.runtime_account,
+        )
+
+    def summary(self, result: VmDeployResult) -> list[str]:
+        lines = [
+            f"VM {self.name}: {result.external_ip or '(no external IP yet)'} ({result.status} in {result.zone})",
+            f"  image:   {result.image}@{result.digest}",
+            f"  machine: {shape_text(result)}",
+        ]
+        if result.firewall:
+            ports = ", ".join(str(p) for p in self.vm.ports)
+            lines.append(f"  ports:   {ports} open (firewall rule {result.firewall})")
+        lines.append(f"  status:  deployer status {self.name}")
+        return lines
