@@ -1,10 +1,17 @@
-"""Pure tier: the root error handler (cli/app.py) turns every failure into a message and a documented exit code."""
+"""The command line's root (cli/app.py): the one error handler, start-up cost, help on every command and
+option, and the version."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
+import typer.main
 from typer.testing import CliRunner
 
 from deployer.cli import common
@@ -43,3 +50,54 @@ def test_an_interrupt_exits_130_and_under_json_says_so_on_stdout(monkeypatch: py
     assert result.exit_code == 130
     assert json.loads(result.stdout)["error"]["exit_code"] == 130
     assert "run the same command again" in result.stderr
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _modules_after(statement: str) -> set[str]:
+    code = f"{statement}\nimport sys\nprint('\\n'.join(sorted(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    return set(result.stdout.split())
+
+
+def test_cli_start_up_imports_no_google_client_library_and_no_pydantic() -> None:
+    loaded = _modules_after("import deployer.cli.app")
+    assert not {m for m in loaded if m.startswith("google.cloud")}
+    assert "pydantic" not in loaded
+
+
+def test_services_import_google_cloud_only_through_gcp_lazily() -> None:
+    loaded = _modules_after("import deployer.services.deploy_run, deployer.services.build, deployer.gcp")
+    assert not {m for m in loaded if m.startswith("google.cloud")}
+
+
+@pytest.mark.parametrize("command", [[], ["build"], ["deploy"], ["demo"], ["config", "show"], ["emulator"]])
+def test_every_command_has_help(command: list[str]) -> None:
+    result = CliRunner().invoke(app, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage:" in result.stdout
+
+
+def _walk(command: Any, path: str = "deployer") -> list[tuple[str, Any]]:
+    found = [(path, command)]
+    if hasattr(command, "commands"):
+        for name, sub in command.commands.items():
+            found += _walk(sub, f"{path} {name}")
+    return found
+
+
+def test_every_command_and_option_explains_itself() -> None:
+    for path, command in _walk(typer.main.get_command(app)):
+        assert command.help, f"`{path}` has no help text"
+        for param in command.params:
+            if param.param_type_name == "option":
+                assert param.help, f"`{path}` option {param.opts} has no help text"
+            else:
+                assert getattr(param, "help", None), f"`{path}` argument {param.name} has no help text"
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout.startswith("deployer ")

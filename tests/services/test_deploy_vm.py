@@ -1,7 +1,7 @@
 """Emulator tier: `deployer deploy|status|destroy` for a [vms.NAME] target, through the CLI and the real Compute
 client library, against a real emulator process. Assertions are on what the emulator recorded and holds.
 
-Compute settings are the emulator's (deployer/emulator/compute.py): ``compute_exhausted_zones`` and
+Compute settings are the emulator's (the emulator's compute surface): ``compute_exhausted_zones`` and
 ``compute_quota_overrides``; every test that sets them resets them.
 """
 

@@ -1,9 +1,7 @@
-"""Container tier: the sample app's Dockerfile really built by Cloud Build and really served by Cloud Run, through
-the emulator and the local engine (podman in CI). Skipped, with the reason, where no engine answers.
-
-The base image `python:3.12-slim` is, on machines that cannot pull (CI), a local Debian Python stand-in made by
-tests/setup.sh; the test says so in its output.
-"""
+"""`deployer demo` (services/demo.py) and the sample app it deploys. Emulator tier without an engine: it tells the truth
+about what it could not run. Container tier (marked): the sample app's Dockerfile really built by Cloud Build and
+really served by Cloud Run, through the emulator and the local engine (podman in CI); the base image
+`python:3.12-slim` is, on machines that cannot pull (CI), a local Debian Python stand-in made by tests/setup.sh."""
 
 from __future__ import annotations
 
@@ -21,11 +19,36 @@ from typer.testing import CliRunner
 from deployer.cli.app import app
 from deployer_emulator.testing import EmulatorHandle
 
+
+def test_demo_without_an_engine_deploys_and_says_nothing_runs(tmp_path: Path) -> None:
+    env = {**os.environ, "NO_COLOR": "1", "CI": "1", "HOME": str(tmp_path), "DEPLOYER_EMULATOR_ENGINE": "none"}
+    result = subprocess.run(
+        [sys.executable, "-m", "deployer", "demo"], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split(":", 1) for line in result.stdout.splitlines() if ":" in line)
+    assert lines["Service URL"].strip().startswith("http://127.0.0.1:")
+    assert "no container engine" in lines["Answer"]
+    assert "no container engine" in result.stderr
+
+
+def test_demo_json_reports_the_deploy(tmp_path: Path) -> None:
+    env = {**os.environ, "NO_COLOR": "1", "CI": "1", "HOME": str(tmp_path), "DEPLOYER_EMULATOR_ENGINE": "none"}
+    result = subprocess.run(
+        [sys.executable, "-m", "deployer", "demo", "--json"], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["engine"] is None
+    assert doc["status"] == 503
+    assert doc["deploy"]["service"] == "hello"
+    assert doc["deploy"]["digest"].startswith("sha256:")
+
+
 SAMPLE_APP = Path(__file__).resolve().parents[2] / "deployer" / "sample_app"
 
-pytestmark = pytest.mark.containers
 
-
+@pytest.mark.containers
 def test_sample_app_is_built_and_served_at_the_service_url(engine_emulator: EmulatorHandle, tmp_path: Path) -> None:
     project_dir = tmp_path / "sample"
     shutil.copytree(SAMPLE_APP, project_dir)
@@ -54,6 +77,7 @@ def test_sample_app_is_built_and_served_at_the_service_url(engine_emulator: Emul
     assert requests.get(doc["url"], timeout=30).json()["message"] == "Hello again"
 
 
+@pytest.mark.containers
 def test_container_that_does_not_listen_fails_the_revision_and_keeps_traffic(
     engine_emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
@@ -74,6 +98,7 @@ def test_container_that_does_not_listen_fails_the_revision_and_keeps_traffic(
     assert requests.get(url, timeout=30).json()["message"] == "Hello from deployer's sample app"
 
 
+@pytest.mark.containers
 def test_demo_prints_the_url_and_the_apps_answer(tmp_path: Path) -> None:
     env = {**os.environ, "NO_COLOR": "1", "CI": "1", "HOME": str(tmp_path)}
     env.pop("DEPLOYER_EMULATOR_ENGINE", None)
