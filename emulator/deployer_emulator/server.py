@@ -50,7 +50,6 @@ def build_emulator(
         artifactregistry,
         billing,
         cloudbuild,
-        compute,
         iam,
         resourcemanager,
         run,
@@ -58,6 +57,7 @@ def build_emulator(
         storage,
     )
     from deployer_emulator import world as world_model
+    from deployer_emulator.compute import surface as compute
 
     for surface in (storage, cloudbuild, artifactregistry, run, compute, resourcemanager, billing, serviceusage, iam):
         surface.register(emulator)

@@ -14,7 +14,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import compute_v1
 from google.protobuf import json_format
 
-from deployer_emulator.compute import render_boot_console
+from deployer_emulator.compute.console import render_boot_console
 
 ZONE = "europe-west4-a"
 REGION = "europe-west4"
