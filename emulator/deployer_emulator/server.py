@@ -52,12 +52,12 @@ def build_emulator(
         cloudbuild,
         iam,
         resourcemanager,
-        run,
         serviceusage,
         storage,
     )
     from deployer_emulator import world as world_model
     from deployer_emulator.compute import surface as compute
+    from deployer_emulator.run import surface as run
 
     for surface in (storage, cloudbuild, artifactregistry, run, compute, resourcemanager, billing, serviceusage, iam):
         surface.register(emulator)
