@@ -30,9 +30,20 @@ from typing import Any
 from google.cloud import billing_v1
 from google.cloud.billing import budgets_v1
 
-from deployer_emulator import iam, protos, world
+from deployer_emulator import protos, world
 from deployer_emulator.core import Emulator, Request, paginate
 from deployer_emulator.errors import ApiError, invalid_argument, not_found
+from deployer_emulator.iam.denials import denied
+from deployer_emulator.iam.enforcer import permissions_held
+from deployer_emulator.iam.policies import (
+    CONCURRENT_POLICY_CHANGE,
+    normalize_bindings,
+    parse_set_policy,
+    parse_test_permissions,
+    policy_for_version,
+    requested_policy_version,
+)
+from deployer_emulator.iam.targets import Target
 
 BUDGETS = "billingbudgets.budgets"  # budget name -> Budget REST JSON
 
@@ -102,7 +113,7 @@ class CloudBilling:
         self.emulator.authorize(req, permission, f"projects/{project}")
         found = world.find_project(self.emulator, project, caller=req.caller)
         if found is None:
-            raise iam.denied(req, "cloudbilling.googleapis.com", permission, f"projects/{project}", iam.Target())
+            raise denied(req, "cloudbilling.googleapis.com", permission, f"projects/{project}", Target())
         return found
 
     # -- accounts --
@@ -115,7 +126,7 @@ class CloudBilling:
         visible = [
             r["account"]
             for r in records
-            if iam.permissions_held(self.emulator, req, ["billing.accounts.get"], r["account"]["name"])
+            if permissions_held(self.emulator, req, ["billing.accounts.get"], r["account"]["name"])
         ]
         query = req.param("filter") or ""
         if query:
@@ -134,19 +145,19 @@ class CloudBilling:
         return paginate(infos, req, key="projectBillingInfo", default=50, maximum=100)
 
     def get_account_policy(self, req: Request, account: str) -> dict[str, Any]:
-        version = iam.requested_policy_version(req)
+        version = requested_policy_version(req)
         record = self.account(req, account, "billing.accounts.getIamPolicy")
-        return iam.policy_for_version(record.get("policy") or world.empty_policy(), version)
+        return policy_for_version(record.get("policy") or world.empty_policy(), version)
 
     def set_account_policy(self, req: Request, account: str) -> dict[str, Any]:
-        bindings, etag, _ = iam.parse_set_policy(req)
+        bindings, etag, _ = parse_set_policy(req)
         record = self.account(req, account, "billing.accounts.setIamPolicy")
-        normalized = iam.normalize_bindings(self.emulator, bindings)
+        normalized = normalize_bindings(self.emulator, bindings)
         with self.emulator.mutation():
             stored = self.emulator.state.table(world.BILLING_ACCOUNTS)[record["account"]["name"]]
             current = stored.get("policy") or world.empty_policy()
             if etag and etag != current.get("etag"):
-                raise ApiError("ABORTED", iam.CONCURRENT_POLICY_CHANGE)
+                raise ApiError("ABORTED", CONCURRENT_POLICY_CHANGE)
             policy: dict[str, Any] = {"version": 1, "etag": world.new_policy_etag()}
             if normalized:
                 policy["bindings"] = normalized
@@ -154,8 +165,8 @@ class CloudBilling:
             return world.copy_doc(policy)  # type: ignore[no-any-return]
 
     def test_account_permissions(self, req: Request, account: str) -> dict[str, Any]:
-        permissions = iam.parse_test_permissions(req)
-        held = iam.permissions_held(self.emulator, req, permissions, f"billingAccounts/{account}")
+        permissions = parse_test_permissions(req)
+        held = permissions_held(self.emulator, req, permissions, f"billingAccounts/{account}")
         return {"permissions": held} if held else {}
 
     # -- project billing info --

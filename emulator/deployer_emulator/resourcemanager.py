@@ -27,9 +27,19 @@ from typing import Any
 
 from google.cloud import resourcemanager_v3
 
-from deployer_emulator import iam, protos, world
+from deployer_emulator import protos, world
 from deployer_emulator.core import Emulator, OperationHandle, Request, paginate
 from deployer_emulator.errors import ApiError, already_exists, invalid_argument, not_found
+from deployer_emulator.iam.denials import denied
+from deployer_emulator.iam.enforcer import permissions_held
+from deployer_emulator.iam.policies import (
+    parse_set_policy,
+    parse_test_permissions,
+    policy_for_version,
+    requested_policy_version,
+    set_policy,
+)
+from deployer_emulator.iam.targets import Target
 
 PROJECT_TYPE = "type.googleapis.com/google.cloud.resourcemanager.v3.Project"
 CREATE_METADATA_TYPE = "type.googleapis.com/google.cloud.resourcemanager.v3.CreateProjectMetadata"
@@ -81,7 +91,7 @@ class ResourceManager:
         project = world.find_project(self.emulator, ref, caller=req.caller)
         if project is None:
             # The same answer as for a project the caller may not see (reached only in the open world).
-            raise iam.denied(req, "cloudresourcemanager.googleapis.com", permission, f"projects/{ref}", iam.Target())
+            raise denied(req, "cloudresourcemanager.googleapis.com", permission, f"projects/{ref}", Target())
         return project
 
     # -- projects --
@@ -154,7 +164,7 @@ class ResourceManager:
         visible = [
             p
             for p in candidates
-            if iam.permissions_held(self.emulator, req, ["resourcemanager.projects.get"], f"projects/{p['projectId']}")
+            if permissions_held(self.emulator, req, ["resourcemanager.projects.get"], f"projects/{p['projectId']}")
             and predicate(p)
         ]
         return paginate(visible, req, key="projects", default=500, maximum=1000)
@@ -210,18 +220,18 @@ class ResourceManager:
 
     # -- IAM --
     def get_iam_policy(self, req: Request, project: str) -> dict[str, Any]:
-        version = iam.requested_policy_version(req)
+        version = requested_policy_version(req)
         found = self._find(req, project, "resourcemanager.projects.getIamPolicy")
-        return iam.policy_for_version(world.project_policy(self.emulator, found["projectId"]), version)
+        return policy_for_version(world.project_policy(self.emulator, found["projectId"]), version)
 
     def set_iam_policy(self, req: Request, project: str) -> dict[str, Any]:
-        bindings, etag, _ = iam.parse_set_policy(req)
+        bindings, etag, _ = parse_set_policy(req)
         found = self._find(req, project, "resourcemanager.projects.setIamPolicy")
-        return iam.set_policy(self.emulator, world.PROJECT_POLICIES, found["projectId"], bindings, etag)
+        return set_policy(self.emulator, world.PROJECT_POLICIES, found["projectId"], bindings, etag)
 
     def test_iam_permissions(self, req: Request, project: str) -> dict[str, Any]:
-        permissions = iam.parse_test_permissions(req)
-        held = iam.permissions_held(self.emulator, req, permissions, f"projects/{project}")
+        permissions = parse_test_permissions(req)
+        held = permissions_held(self.emulator, req, permissions, f"projects/{project}")
         return {"permissions": held} if held else {}
 
     # -- v1 (gcloud) --

@@ -49,20 +49,31 @@ def build_emulator(
     from deployer_emulator import (
         artifactregistry,
         billing,
-        cloudbuild,
-        iam,
         resourcemanager,
         serviceusage,
         storage,
     )
-    from deployer_emulator import world as world_model
+    from deployer_emulator.cloudbuild import surface as cloudbuild
     from deployer_emulator.compute import surface as compute
+    from deployer_emulator.iam import surface as iam
     from deployer_emulator.run import surface as run
 
     for surface in (storage, cloudbuild, artifactregistry, run, compute, resourcemanager, billing, serviceusage, iam):
         surface.register(emulator)
-    world_model.install(emulator, scenario)
+    _make_world(emulator, scenario)
     return emulator
+
+
+def _make_world(emulator: Emulator, scenario: dict[str, Any] | None) -> None:
+    """The strict world enforces IAM and API enablement, and a scenario seeds it; the open world allows all."""
+    if emulator.world != "strict":
+        return
+    from deployer_emulator import world as world_model
+    from deployer_emulator.iam.enforcer import install_enforcer
+
+    install_enforcer(emulator)
+    if scenario is not None:
+        world_model.seed(emulator, scenario)
 
 
 def _register_admin(emulator: Emulator) -> None:

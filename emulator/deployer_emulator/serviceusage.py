@@ -31,6 +31,8 @@ from google.cloud import service_usage_v1
 from deployer_emulator import protos, world
 from deployer_emulator.core import Emulator, OperationHandle, Request, paginate
 from deployer_emulator.errors import ApiError, error_info, invalid_argument
+from deployer_emulator.iam.denials import denied
+from deployer_emulator.iam.targets import Target
 
 OPERATION_METADATA_TYPE = "type.googleapis.com/google.api.serviceusage.v1.OperationMetadata"
 BATCH_ENABLE_RESPONSE_TYPE = "type.googleapis.com/google.api.serviceusage.v1.BatchEnableServicesResponse"
@@ -83,9 +85,7 @@ class ServiceUsage:
         self.emulator.authorize(req, permission, resource)
         found = world.find_project(self.emulator, project, caller=req.caller)
         if found is None:
-            from deployer_emulator import iam
-
-            raise iam.denied(req, "serviceusage.googleapis.com", permission, resource, iam.Target())
+            raise denied(req, "serviceusage.googleapis.com", permission, resource, Target())
         return found
 
     def _service(self, project: dict[str, Any], name: str) -> dict[str, Any]:

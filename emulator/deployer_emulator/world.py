@@ -691,14 +691,3 @@ def seed(emulator: Emulator, scenario: dict[str, Any]) -> None:
             if account_doc.get("iam"):
                 with emulator.mutation():
                     emulator.state.table(SERVICE_ACCOUNT_POLICIES)[email] = _policy_from(account_doc["iam"])
-
-
-def install(emulator: Emulator, scenario: dict[str, Any] | None) -> None:
-    """Make the emulator's world: the strict one enforces IAM and API enablement, and a scenario seeds it."""
-    if emulator.world != "strict":
-        return
-    from deployer_emulator import iam
-
-    iam.install(emulator)
-    if scenario is not None:
-        seed(emulator, scenario)

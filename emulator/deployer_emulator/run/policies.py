@@ -7,9 +7,9 @@ import copy
 import json
 from typing import Any
 
-from deployer_emulator import iam
 from deployer_emulator.core import Request
 from deployer_emulator.errors import ApiError, invalid_argument
+from deployer_emulator.iam.enforcer import permissions_held
 from deployer_emulator.run.base import (
     _EMPTY_POLICY_ETAG,
     _IAM_BASIC_ROLES,
@@ -109,7 +109,7 @@ class Policies(RunBase):
                 # IAM rejects wildcards in permission checks.
                 raise invalid_argument(f"Permissions ('{permission}') with wildcards (*) are not allowed.")
         if self.emulator.enforcer is not None:
-            held = iam.permissions_held(
+            held = permissions_held(
                 self.emulator,
                 req,
                 list(request.permissions),
