@@ -51,12 +51,12 @@ def build_emulator(
         billing,
         resourcemanager,
         serviceusage,
-        storage,
     )
     from deployer_emulator.cloudbuild import surface as cloudbuild
     from deployer_emulator.compute import surface as compute
     from deployer_emulator.iam import surface as iam
     from deployer_emulator.run import surface as run
+    from deployer_emulator.storage import surface as storage
 
     for surface in (storage, cloudbuild, artifactregistry, run, compute, resourcemanager, billing, serviceusage, iam):
         surface.register(emulator)

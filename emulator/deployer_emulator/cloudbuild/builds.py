@@ -11,7 +11,7 @@ from typing import Any
 
 from google.cloud.devtools import cloudbuild_v1
 
-from deployer_emulator import protos, storage
+from deployer_emulator import protos
 from deployer_emulator.cloudbuild.base import _public
 from deployer_emulator.cloudbuild.config import (
     _BUILD_OUTPUT_ONLY,
@@ -34,6 +34,8 @@ from deployer_emulator.cloudbuild.execution import Execution
 from deployer_emulator.cloudbuild.processes import _stop_children
 from deployer_emulator.core import Request, paginate
 from deployer_emulator.errors import ApiError, failed_precondition, invalid_argument, not_found
+from deployer_emulator.storage.base import parse_gs_url
+from deployer_emulator.storage.store import bucket_exists, get_object
 
 
 def _parse_filter(text: str) -> Any:
@@ -103,7 +105,7 @@ class Builds(Execution):
         logging_mode = doc.get("options", {}).get("logging", "LOGGING_UNSPECIFIED")
         account = self._as_build_account(doc)
         if build.get("logsBucket") and logging_mode not in ("CLOUD_LOGGING_ONLY", "NONE"):
-            bucket, _ = storage.parse_gs_url(build["logsBucket"])
+            bucket, _ = parse_gs_url(build["logsBucket"])
             try:
                 self.emulator.authorize(account, "storage.objects.create", f"projects/_/buckets/{bucket}/objects/log")
             except ApiError as exc:
@@ -179,8 +181,8 @@ class Builds(Execution):
         if "storageSource" in source:
             provenance = self._resolve_source(source["storageSource"])
         if build.get("logsBucket") and logging_mode not in ("CLOUD_LOGGING_ONLY", "NONE"):
-            bucket, _ = storage.parse_gs_url(build["logsBucket"])
-            if not storage.bucket_exists(self.emulator, bucket):
+            bucket, _ = parse_gs_url(build["logsBucket"])
+            if not bucket_exists(self.emulator, bucket):
                 # What Cloud Build answers when the logs bucket cannot be written.
                 raise invalid_argument(
                     f'invalid bucket "{bucket}"; builder service account does not have access to the bucket',
@@ -214,7 +216,7 @@ class Builds(Execution):
         if not bucket or not name:
             raise invalid_argument("source.storage_source must specify bucket and object", field="build.source")
         try:
-            obj = storage.get_object(self.emulator, bucket, name)
+            obj = get_object(self.emulator, bucket, name)
         except ApiError as exc:
             # Cloud Build resolves the source at create time and answers 400 with the storage error inside.
             raise invalid_argument(

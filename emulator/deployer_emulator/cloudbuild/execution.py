@@ -9,13 +9,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from deployer_emulator import storage
 from deployer_emulator.cloudbuild.base import _public, _Run, _Stop
 from deployer_emulator.cloudbuild.config import BUILD_TYPE, MAX_TIMEOUT_S, NOT_EXECUTED, _now, _parse_duration
 from deployer_emulator.cloudbuild.logs import _LogWriter
 from deployer_emulator.cloudbuild.steps import StepRunner
 from deployer_emulator.core import OperationHandle
 from deployer_emulator.errors import ApiError
+from deployer_emulator.storage.base import parse_gs_url
+from deployer_emulator.storage.store import bucket_exists, ensure_bucket
 
 
 class Execution(StepRunner):
@@ -75,10 +76,10 @@ class Execution(StepRunner):
     def _log_object(self, doc: dict[str, Any]) -> tuple[str, str] | None:
         if not doc.get("logsBucket"):
             return None
-        bucket, prefix = storage.parse_gs_url(doc["logsBucket"])
-        if not storage.bucket_exists(self.emulator, bucket):
+        bucket, prefix = parse_gs_url(doc["logsBucket"])
+        if not bucket_exists(self.emulator, bucket):
             # The default buckets are created on first use (Google's own, or the regional user-owned one).
-            storage.ensure_bucket(self.emulator, bucket, doc["projectId"])
+            ensure_bucket(self.emulator, bucket, doc["projectId"])
         name = f"log-{doc['id']}.txt"
         return bucket, f"{prefix}/{name}" if prefix else name
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from deployer_emulator import storage
 from deployer_emulator.core import Emulator
 from deployer_emulator.errors import ApiError
+from deployer_emulator.storage.store import append_object
 
 
 class _LogWriter:
@@ -39,7 +39,7 @@ class _LogWriter:
             if not data or self._gcs is None or self.failure is not None:
                 return
             try:
-                storage.append_object(self._emulator, self._gcs[0], self._gcs[1], data)
+                append_object(self._emulator, self._gcs[0], self._gcs[1], data)
             except ApiError as exc:
                 self.failure = f"failed to write logs to gs://{self._gcs[0]}/{self._gcs[1]}: {exc.message}"
 

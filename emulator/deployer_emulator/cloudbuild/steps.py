@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from deployer_emulator import artifactregistry, storage
+from deployer_emulator import artifactregistry
 from deployer_emulator.cloudbuild.base import BuildBase, _Run
 from deployer_emulator.cloudbuild.config import (
     _DOCKER_BUILDER_RE,
@@ -24,6 +24,7 @@ from deployer_emulator.cloudbuild.config import (
 )
 from deployer_emulator.cloudbuild.processes import _extract_source, _stop_children
 from deployer_emulator.errors import ApiError, failed_precondition
+from deployer_emulator.storage.store import get_object, read_object_path
 
 
 def _engine_build_args(args: list[str]) -> tuple[list[str], list[str]]:
@@ -65,7 +66,7 @@ class StepRunner(BuildBase):
                 "storage.objects.get",
                 f"projects/_/buckets/{resolved['bucket']}/objects/{resolved['object']}",
             )
-            path = storage.read_object_path(self.emulator, resolved["bucket"], resolved["object"])
+            path = read_object_path(self.emulator, resolved["bucket"], resolved["object"])
             size = path.stat().st_size
             run.log.line(f"Copying {url}...")
             if self.emulator.engine is not None:
@@ -233,7 +234,7 @@ class StepRunner(BuildBase):
         hashes = ""
         if resolved:
             try:
-                obj = storage.get_object(self.emulator, resolved["bucket"], resolved["object"])
+                obj = get_object(self.emulator, resolved["bucket"], resolved["object"])
                 hashes = f"{obj.get('crc32c', '')}:{obj.get('md5Hash', '')}"
             except ApiError:
                 hashes = ""

@@ -86,7 +86,7 @@ def service_disabled(emulator: Emulator, api: str, project_id: str) -> ApiError:
 
 def _unauthenticated(api: str, permission: str, resource: str) -> ApiError:
     if api == "storage.googleapis.com":
-        from deployer_emulator.storage import StorageError
+        from deployer_emulator.storage.base import StorageError
 
         what = _storage_noun(permission, resource)
         return StorageError(
@@ -145,7 +145,7 @@ def denied(req: Request, api: str, permission: str, resource: str, target: Targe
             )
             return LegacyApiError(400, "INVALID_ARGUMENT", message, reason="serviceAccountPermissionDenied")
     if api == "storage.googleapis.com":
-        from deployer_emulator.storage import StorageError
+        from deployer_emulator.storage.base import StorageError
 
         # "x does not have storage.objects.create access to the Google Cloud Storage object. Permission
         # 'storage.objects.create' denied on resource (or it may not exist)." (JSON API 403)
