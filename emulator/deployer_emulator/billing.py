@@ -31,6 +31,7 @@ from google.cloud import billing_v1
 from google.cloud.billing import budgets_v1
 
 from deployer_emulator import protos, world
+from deployer_emulator.common import copy_doc, policy_etag
 from deployer_emulator.core import Emulator, Request, paginate
 from deployer_emulator.errors import ApiError, invalid_argument, not_found
 from deployer_emulator.iam.denials import denied
@@ -107,7 +108,7 @@ class CloudBilling:
         }
         with self.emulator.mutation():
             self.emulator.state.table(world.BILLING_ACCOUNTS).setdefault(name, record)
-        return world.copy_doc(record)  # type: ignore[no-any-return]
+        return copy_doc(record)
 
     def _project(self, req: Request, project: str, permission: str) -> dict[str, Any]:
         self.emulator.authorize(req, permission, f"projects/{project}")
@@ -122,7 +123,7 @@ class CloudBilling:
 
     def list_accounts(self, req: Request) -> dict[str, Any]:
         with self.emulator.state.lock:
-            records = [world.copy_doc(r) for _, r in sorted(self.emulator.state.table(world.BILLING_ACCOUNTS).items())]
+            records = [copy_doc(r) for _, r in sorted(self.emulator.state.table(world.BILLING_ACCOUNTS).items())]
         visible = [
             r["account"]
             for r in records
@@ -158,11 +159,11 @@ class CloudBilling:
             current = stored.get("policy") or world.empty_policy()
             if etag and etag != current.get("etag"):
                 raise ApiError("ABORTED", CONCURRENT_POLICY_CHANGE)
-            policy: dict[str, Any] = {"version": 1, "etag": world.new_policy_etag()}
+            policy: dict[str, Any] = {"version": 1, "etag": policy_etag()}
             if normalized:
                 policy["bindings"] = normalized
             stored["policy"] = policy
-            return world.copy_doc(policy)  # type: ignore[no-any-return]
+            return copy_doc(policy)
 
     def test_account_permissions(self, req: Request, account: str) -> dict[str, Any]:
         permissions = parse_test_permissions(req)
@@ -269,7 +270,7 @@ class Budgets:
         budget["etag"] = base64.b16encode(os.urandom(8)).decode().lower()
         with self.emulator.mutation():
             self.emulator.state.table(BUDGETS)[budget["name"]] = budget
-        return world.copy_doc(budget)  # type: ignore[no-any-return]
+        return copy_doc(budget)
 
     def _get(self, req: Request, account: str, budget: str, permission: str) -> dict[str, Any]:
         self.billing.account(req, account, permission)
@@ -278,7 +279,7 @@ class Budgets:
             doc = self.emulator.state.table(BUDGETS).get(name)
             if doc is None:
                 raise not_found(f"Budget {name} not found.")
-            return world.copy_doc(doc)  # type: ignore[no-any-return]
+            return copy_doc(doc)
 
     def get(self, req: Request, account: str, budget: str) -> dict[str, Any]:
         return self._get(req, account, budget, "billing.budgets.get")
@@ -287,9 +288,7 @@ class Budgets:
         self.billing.account(req, account, "billing.budgets.list")
         prefix = f"billingAccounts/{account}/budgets/"
         with self.emulator.state.lock:
-            docs = [
-                world.copy_doc(d) for n, d in sorted(self.emulator.state.table(BUDGETS).items()) if n.startswith(prefix)
-            ]
+            docs = [copy_doc(d) for n, d in sorted(self.emulator.state.table(BUDGETS).items()) if n.startswith(prefix)]
         return paginate(docs, req, key="budgets", default=50, maximum=100)
 
     def update(self, req: Request, account: str, budget: str) -> dict[str, Any]:
@@ -312,7 +311,7 @@ class Budgets:
         merged["etag"] = base64.b16encode(os.urandom(8)).decode().lower()
         with self.emulator.mutation():
             self.emulator.state.table(BUDGETS)[current["name"]] = merged
-        return world.copy_doc(merged)  # type: ignore[no-any-return]
+        return copy_doc(merged)
 
     def delete(self, req: Request, account: str, budget: str) -> dict[str, Any]:
         current = self._get(req, account, budget, "billing.budgets.delete")

@@ -28,6 +28,7 @@ from typing import Any
 from google.cloud import resourcemanager_v3
 
 from deployer_emulator import protos, world
+from deployer_emulator.common import copy_doc, now_rfc3339
 from deployer_emulator.core import Emulator, OperationHandle, Request, paginate
 from deployer_emulator.errors import ApiError, already_exists, invalid_argument, not_found
 from deployer_emulator.iam.denials import denied
@@ -151,7 +152,7 @@ class ResourceManager:
         show_deleted = req.flag("showDeleted")
         with self.emulator.state.lock:
             docs = [
-                world.copy_doc(p)
+                copy_doc(p)
                 for _, p in sorted(self.emulator.state.table(world.PROJECTS).items())
                 if p.get("parent") == parent and (show_deleted or p.get("state") == "ACTIVE")
             ]
@@ -160,7 +161,7 @@ class ResourceManager:
     def search(self, req: Request) -> dict[str, Any]:
         predicate = _search_predicate(req.param("query") or "")
         with self.emulator.state.lock:
-            candidates = [world.copy_doc(p) for _, p in sorted(self.emulator.state.table(world.PROJECTS).items())]
+            candidates = [copy_doc(p) for _, p in sorted(self.emulator.state.table(world.PROJECTS).items())]
         visible = [
             p
             for p in candidates
@@ -185,8 +186,8 @@ class ResourceManager:
                     stored[name] = body[name]
                 else:
                     stored.pop(name, None)
-            stored["updateTime"] = world.now_rfc3339()
-            updated = world.copy_doc(stored)
+            stored["updateTime"] = now_rfc3339()
+            updated = copy_doc(stored)
         return self._done(UPDATE_METADATA_TYPE, updated)
 
     def _done(self, metadata_type: str, project: dict[str, Any]) -> dict[str, Any]:
@@ -201,9 +202,9 @@ class ResourceManager:
             raise ApiError("FAILED_PRECONDITION", f"Project {current['projectId']} is already pending deletion.")
         with self.emulator.mutation():
             stored = self.emulator.state.table(world.PROJECTS)[current["projectId"]]
-            now = world.now_rfc3339()
+            now = now_rfc3339()
             stored.update(state="DELETE_REQUESTED", deleteTime=now, updateTime=now)
-            deleted = world.copy_doc(stored)
+            deleted = copy_doc(stored)
         return self._done(DELETE_METADATA_TYPE, deleted)
 
     def undelete(self, req: Request, project: str) -> dict[str, Any]:
@@ -214,8 +215,8 @@ class ResourceManager:
             stored = self.emulator.state.table(world.PROJECTS)[current["projectId"]]
             stored["state"] = "ACTIVE"
             stored.pop("deleteTime", None)
-            stored["updateTime"] = world.now_rfc3339()
-            restored = world.copy_doc(stored)
+            stored["updateTime"] = now_rfc3339()
+            restored = copy_doc(stored)
         return self._done(UNDELETE_METADATA_TYPE, restored)
 
     # -- IAM --

@@ -29,6 +29,7 @@ from typing import Any
 from google.cloud import service_usage_v1
 
 from deployer_emulator import protos, world
+from deployer_emulator.common import copy_doc
 from deployer_emulator.core import Emulator, OperationHandle, Request, paginate
 from deployer_emulator.errors import ApiError, error_info, invalid_argument
 from deployer_emulator.iam.denials import denied
@@ -162,7 +163,7 @@ class ServiceUsage:
             }
             with self.emulator.mutation():
                 self.emulator.state.table("operations")[done["name"]] = done
-            return world.copy_doc(done)  # type: ignore[no-any-return]
+            return copy_doc(done)
         name = f"operations/acat.p2-{number}-{uuid.uuid4()}"
 
         def work(handle: OperationHandle) -> dict[str, Any]:

@@ -31,10 +31,10 @@ import os
 import re
 import time
 import tomllib
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from deployer_emulator.common import copy_doc, now_rfc3339, policy_etag
 from deployer_emulator.core import Emulator
 
 PROJECTS = "resourcemanager.projects"
@@ -120,15 +120,6 @@ class ScenarioError(ValueError):
     """A scenario file that cannot be used: the message names the file, the field and what is allowed."""
 
 
-def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def new_policy_etag() -> str:
-    # Google's policy etags are 8 bytes starting 0x07 ("BwX…" in base64); the wire form is base64 (bytes field).
-    return base64.b64encode(b"\x07\x06" + os.urandom(6)).decode()
-
-
 def empty_policy() -> dict[str, Any]:
     # What IAM returns for a resource whose policy was never set: version 1 and the etag "ACAB".
     return {"version": 1, "etag": "ACAB"}
@@ -136,10 +127,6 @@ def empty_policy() -> dict[str, Any]:
 
 def is_open(emulator: Emulator) -> bool:
     return emulator.world != "strict"
-
-
-def copy_doc(doc: Any) -> Any:
-    return json.loads(json.dumps(doc))
 
 
 # -- projects --------------------------------------------------------------------------------------------------
@@ -219,7 +206,7 @@ def create_project(
         doc["deleteTime"] = now
     with emulator.mutation():
         emulator.state.table(PROJECTS)[project_id] = doc
-        policy = {"version": 1, "etag": new_policy_etag()}
+        policy = {"version": 1, "etag": policy_etag()}
         if owner and owner != "anonymous":
             # https://cloud.google.com/resource-manager/docs/creating-managing-projects: the creator is granted
             # the Owner role on the new project.
@@ -233,12 +220,12 @@ def create_project(
         }
         for service in DEFAULT_SERVICES:
             enable_service(emulator, project_id, service, enabled_at=0.0)
-    return copy_doc(doc)  # type: ignore[no-any-return]
+    return copy_doc(doc)
 
 
 def project_policy(emulator: Emulator, project_id: str) -> dict[str, Any]:
     with emulator.state.lock:
-        return copy_doc(emulator.state.table(PROJECT_POLICIES).get(project_id) or empty_policy())  # type: ignore[no-any-return]
+        return copy_doc(emulator.state.table(PROJECT_POLICIES).get(project_id) or empty_policy())
 
 
 def ancestor_policies(emulator: Emulator, parent: str) -> list[dict[str, Any]]:
@@ -274,7 +261,7 @@ def billing_info(emulator: Emulator, project_id: str) -> dict[str, Any]:
                 "billingAccountName": "",
                 "billingEnabled": False,
             }
-        return copy_doc(info)  # type: ignore[no-any-return]
+        return copy_doc(info)
 
 
 def linked_projects(emulator: Emulator, account: str) -> list[str]:
@@ -295,7 +282,7 @@ def link_billing(emulator: Emulator, project_id: str, account: str) -> dict[str,
     }
     with emulator.mutation():
         emulator.state.table(BILLING_INFO)[project_id] = info
-    return copy_doc(info)  # type: ignore[no-any-return]
+    return copy_doc(info)
 
 
 # -- services --------------------------------------------------------------------------------------------------
@@ -387,7 +374,7 @@ def store_service_account(
         doc["description"] = description
     with emulator.mutation():
         emulator.state.table(SERVICE_ACCOUNTS)[email.lower()] = doc
-    return copy_doc(doc)  # type: ignore[no-any-return]
+    return copy_doc(doc)
 
 
 def ensure_default_compute_account(emulator: Emulator, project_id: str) -> None:
@@ -405,12 +392,12 @@ def ensure_default_compute_account(emulator: Emulator, project_id: str) -> None:
         with emulator.mutation():
             policy = emulator.state.table(PROJECT_POLICIES).setdefault(project_id, empty_policy())
             add_binding(policy, "roles/editor", f"serviceAccount:{email}")
-            policy["etag"] = new_policy_etag()
+            policy["etag"] = policy_etag()
 
 
 def service_account_policy(emulator: Emulator, email: str) -> dict[str, Any]:
     with emulator.state.lock:
-        return copy_doc(emulator.state.table(SERVICE_ACCOUNT_POLICIES).get(email.lower()) or empty_policy())  # type: ignore[no-any-return]
+        return copy_doc(emulator.state.table(SERVICE_ACCOUNT_POLICIES).get(email.lower()) or empty_policy())
 
 
 def add_binding(policy: dict[str, Any], role: str, member: str) -> None:
@@ -599,7 +586,7 @@ def _iam(value: Any, source: str, where: str) -> None:
 
 
 def _policy_from(iam: dict[str, list[str]]) -> dict[str, Any]:
-    policy: dict[str, Any] = {"version": 1, "etag": new_policy_etag()}
+    policy: dict[str, Any] = {"version": 1, "etag": policy_etag()}
     bindings = [{"role": role, "members": list(members)} for role, members in sorted(iam.items()) if members]
     if bindings:
         policy["bindings"] = bindings

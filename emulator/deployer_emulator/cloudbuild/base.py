@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from deployer_emulator import artifactregistry
-from deployer_emulator.cloudbuild.config import BUILDS, METADATA_TYPE, TERMINAL, _copy
+from deployer_emulator.cloudbuild.config import BUILDS, METADATA_TYPE, TERMINAL
 from deployer_emulator.cloudbuild.logs import _LogWriter
 from deployer_emulator.cloudbuild.processes import _stop_children
+from deployer_emulator.common import copy_doc
 from deployer_emulator.core import Emulator, OperationHandle, Request
 from deployer_emulator.errors import ApiError, not_found
 from deployer_emulator.iam.enforcer import as_caller
@@ -36,7 +37,7 @@ class _Run:
 
 def _public(doc: dict[str, Any]) -> dict[str, Any]:
     """A copy of the Build to answer with."""
-    return _copy(doc)
+    return copy_doc(doc)
 
 
 class BuildBase:
@@ -54,7 +55,7 @@ class BuildBase:
             doc = self.emulator.state.table(BUILDS).get(build_id)
             if doc is None:
                 raise not_found(f'Requested entity was not found. Build "{build_id}" not found.')
-            return _copy(doc)
+            return copy_doc(doc)
 
     def _update(self, run: _Run | None, build_id: str, **changes: Any) -> dict[str, Any]:
         """Apply top-level changes to the build and mirror it into the operation's metadata."""
@@ -68,7 +69,7 @@ class BuildBase:
                     doc.pop(key, None)
                 else:
                     doc[key] = value
-            snapshot = _copy(doc)
+            snapshot = copy_doc(doc)
         if run is not None and run.handle is not None:
             run.handle.set_metadata({"@type": METADATA_TYPE, "build": snapshot})
         return snapshot

@@ -24,7 +24,6 @@ from deployer_emulator.cloudbuild.config import (
     TERMINAL,
     _apply_substitutions,
     _default_service_account,
-    _now,
     _parse_duration,
     _validate_after_substitution,
     _validate_steps,
@@ -32,6 +31,7 @@ from deployer_emulator.cloudbuild.config import (
 )
 from deployer_emulator.cloudbuild.execution import Execution
 from deployer_emulator.cloudbuild.processes import _stop_children
+from deployer_emulator.common import now_rfc3339
 from deployer_emulator.core import Request, paginate
 from deployer_emulator.errors import ApiError, failed_precondition, invalid_argument, not_found
 from deployer_emulator.storage.base import parse_gs_url
@@ -188,7 +188,7 @@ class Builds(Execution):
                     f'invalid bucket "{bucket}"; builder service account does not have access to the bucket',
                     field="build.logs_bucket",
                 )
-        now = _now()
+        now = now_rfc3339()
         doc: dict[str, Any] = {
             "name": f"projects/{project}/locations/{location}/builds/{build_id}",
             "id": build_id,
@@ -251,7 +251,9 @@ class Builds(Execution):
             time.sleep(0.05)
         # The runner is stuck in something that does not stop: the build is cancelled all the same.
         return _public(
-            self._update(None, build_id, status="CANCELLED", statusDetail="Build was cancelled", finishTime=_now())
+            self._update(
+                None, build_id, status="CANCELLED", statusDetail="Build was cancelled", finishTime=now_rfc3339()
+            )
         )
 
     def _get_scoped(self, project: str, location: str, build_id: str) -> dict[str, Any]:
@@ -296,7 +298,7 @@ class Builds(Execution):
                 doc.update(
                     status="INTERNAL_ERROR",
                     statusDetail="the emulator restarted while the build was running",
-                    finishTime=_now(),
+                    finishTime=now_rfc3339(),
                 )
                 link = self.emulator.state.table(BUILD_OPERATIONS).get(doc["id"], {})
                 operation = self.emulator.state.table("operations").get(link.get("operation", ""))

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 from deployer_emulator.core import Emulator
@@ -84,19 +82,11 @@ _DOCKER_BUILDER_RE = re.compile(
 )
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def _parse_duration(value: str, what: str) -> float:
     match = re.fullmatch(r"(-?\d+(?:\.\d+)?)s", value.strip())
     if match is None:
         raise invalid_argument(f"invalid {what} value: {value!r}")
     return float(match[1])
-
-
-def _copy(doc: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(doc))  # type: ignore[no-any-return]
 
 
 def _step_label(index: int, step: dict[str, Any]) -> str:

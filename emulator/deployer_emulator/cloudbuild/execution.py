@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from deployer_emulator.cloudbuild.base import _public, _Run, _Stop
-from deployer_emulator.cloudbuild.config import BUILD_TYPE, MAX_TIMEOUT_S, NOT_EXECUTED, _now, _parse_duration
+from deployer_emulator.cloudbuild.config import BUILD_TYPE, MAX_TIMEOUT_S, NOT_EXECUTED, _parse_duration
 from deployer_emulator.cloudbuild.logs import _LogWriter
 from deployer_emulator.cloudbuild.steps import StepRunner
+from deployer_emulator.common import now_rfc3339
 from deployer_emulator.core import OperationHandle
 from deployer_emulator.errors import ApiError
 from deployer_emulator.storage.base import parse_gs_url
@@ -89,23 +90,23 @@ class Execution(StepRunner):
         timing: dict[str, Any] = {}
         try:
             self._checkpoint(run)
-            self._update(run, build_id, status="WORKING", startTime=_now())
+            self._update(run, build_id, status="WORKING", startTime=now_rfc3339())
             log.line(f'starting build "{build_id}"')
             log.line("")
             log.line("FETCHSOURCE")
             log.flush()  # phase headers reach the log object at once; lines follow a few times a second
-            started = _now()
+            started = now_rfc3339()
             failure = self._fetch_source(run, doc)
-            timing["FETCHSOURCE"] = {"startTime": started, "endTime": _now()}
+            timing["FETCHSOURCE"] = {"startTime": started, "endTime": now_rfc3339()}
             self._update(run, build_id, timing=timing)
             if failure:
                 return self._finish(run, "FAILURE", failure, failure_type="FETCH_SOURCE_FAILED", detail=failure)
             self._checkpoint(run)
             log.line("BUILD")
             log.flush()
-            started = _now()
+            started = now_rfc3339()
             failure_info = self._run_steps(run, doc)
-            timing["BUILD"] = {"startTime": started, "endTime": _now()}
+            timing["BUILD"] = {"startTime": started, "endTime": now_rfc3339()}
             self._update(run, build_id, timing=timing)
             if failure_info is not None:
                 status_detail, failure_type, detail = failure_info
@@ -115,9 +116,9 @@ class Execution(StepRunner):
             if doc.get("images"):
                 log.line("PUSH")
                 log.flush()
-                started = _now()
+                started = now_rfc3339()
                 push_failure = self._push_images(run, doc, results)
-                timing["PUSH"] = {"startTime": started, "endTime": _now()}
+                timing["PUSH"] = {"startTime": started, "endTime": now_rfc3339()}
                 self._update(run, build_id, timing=timing, results=results)
                 if push_failure is not None:
                     status_detail, failure_type = push_failure
@@ -156,7 +157,7 @@ class Execution(StepRunner):
             if step.get("status") == "WORKING":
                 step["status"] = {"CANCELLED": "CANCELLED", "TIMEOUT": "TIMEOUT"}.get(status, "FAILURE")
             step.setdefault("status", "QUEUED")  # never started
-        changes: dict[str, Any] = {"status": status, "statusDetail": status_detail, "finishTime": _now()}
+        changes: dict[str, Any] = {"status": status, "statusDetail": status_detail, "finishTime": now_rfc3339()}
         changes["steps"] = steps
         if failure_type is not None:
             changes["failureInfo"] = {"type": failure_type, "detail": detail or status_detail or ""}

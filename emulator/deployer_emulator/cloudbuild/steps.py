@@ -14,15 +14,9 @@ from urllib.parse import quote
 
 from deployer_emulator import artifactregistry
 from deployer_emulator.cloudbuild.base import BuildBase, _Run
-from deployer_emulator.cloudbuild.config import (
-    _DOCKER_BUILDER_RE,
-    BUILDS,
-    NOT_EXECUTED,
-    _now,
-    _parse_duration,
-    _step_label,
-)
+from deployer_emulator.cloudbuild.config import _DOCKER_BUILDER_RE, BUILDS, NOT_EXECUTED, _parse_duration, _step_label
 from deployer_emulator.cloudbuild.processes import _extract_source, _stop_children
+from deployer_emulator.common import now_rfc3339
 from deployer_emulator.errors import ApiError, failed_precondition
 from deployer_emulator.storage.store import get_object, read_object_path
 
@@ -89,7 +83,7 @@ class StepRunner(BuildBase):
         for index, step in enumerate(doc["steps"]):
             self._checkpoint(run)
             label = _step_label(index, step)
-            started = _now()
+            started = now_rfc3339()
             self._set_step(run, index, status="WORKING", timing={"startTime": started})
             run.log.line(f"Starting {label}")
             exit_code, unsupported = self._run_step(run, index, step, label)
@@ -98,7 +92,7 @@ class StepRunner(BuildBase):
             allowed = exit_code == 0 or exit_code in [int(c) for c in step.get("allowExitCodes", [])]
             if unsupported is not None or not allowed:
                 status = "FAILURE"
-            changes: dict[str, Any] = {"status": status, "timing": {"startTime": started, "endTime": _now()}}
+            changes: dict[str, Any] = {"status": status, "timing": {"startTime": started, "endTime": now_rfc3339()}}
             if self.emulator.engine is not None and unsupported is None:
                 changes["exitCode"] = exit_code
             self._set_step(run, index, **changes)
@@ -268,7 +262,7 @@ class StepRunner(BuildBase):
         built: list[dict[str, Any]] = []
         for image in images:
             self._checkpoint(run)
-            started = _now()
+            started = now_rfc3339()
             ref = artifactregistry.parse_image_ref(image)
             run.log.line(f"Pushing {image}")
             if ref is not None:
@@ -292,7 +286,7 @@ class StepRunner(BuildBase):
             entry: dict[str, Any] = {
                 "name": image,
                 "digest": digest,
-                "pushTiming": {"startTime": started, "endTime": _now()},
+                "pushTiming": {"startTime": started, "endTime": now_rfc3339()},
             }
             entry["artifactRegistryPackage"] = f"{ref.repository_name}/packages/{quote(ref.image, safe='')}"
             built.append(entry)

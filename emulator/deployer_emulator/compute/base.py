@@ -77,10 +77,6 @@ def _copy(doc: dict[str, Any]) -> dict[str, Any]:
     return copy.deepcopy(doc)
 
 
-def _caller_email(caller: str) -> str:
-    return caller.split(":", 1)[1] if ":" in caller else ""
-
-
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from deployer_emulator.common import caller_email
 from deployer_emulator.compute.base import (
     API,
     INSTANCE_FACTS,
@@ -15,7 +16,6 @@ from deployer_emulator.compute.base import (
     PENDING,
     REQUEST_IDS,
     EngineBase,
-    _caller_email,
     _copy,
     _fingerprint,
     _new_id,
@@ -194,8 +194,8 @@ class Operations(EngineBase):
         }
         if target_id:
             doc["targetId"] = target_id
-        if _caller_email(req.caller):
-            doc["user"] = _caller_email(req.caller)
+        if caller_email(req.caller):
+            doc["user"] = caller_email(req.caller)
         if scope.startswith("zones/"):
             doc["zone"] = API + f"projects/{project}/{scope}"
         elif scope.startswith("regions/"):

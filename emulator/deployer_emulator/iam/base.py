@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from deployer_emulator import world
+from deployer_emulator.common import copy_doc
 from deployer_emulator.core import Emulator, Request
 from deployer_emulator.errors import invalid_argument, not_found
 
@@ -35,14 +36,6 @@ def _check_fields(doc: Any, spec: dict[str, Any], where: str) -> None:
             raise invalid_argument(
                 f"Invalid value at '{where + '.' if where else ''}{name}' ({expected.__name__}), {json.dumps(value)}"
             )
-
-
-def _json_body(req: Request) -> dict[str, Any]:
-    return req.json()
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _in_30_days() -> str:
@@ -85,4 +78,4 @@ class IamBase:
                 self.emulator.state.table("operations")[name]["done"] = True
 
         self.emulator.spawn(finish, f"operation {name}")
-        return world.copy_doc(operation)  # type: ignore[no-any-return]
+        return copy_doc(operation)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from deployer_emulator import world
+from deployer_emulator.common import caller_email
 from deployer_emulator.core import Emulator, Request
 from deployer_emulator.errors import ApiError, error_info
 from deployer_emulator.iam.targets import Target
@@ -38,10 +39,6 @@ class LegacyApiError(ApiError):
         if self.details:
             body["details"] = self.details
         return {"error": body}
-
-
-def _email(caller: str) -> str:
-    return caller.split(":", 1)[1] if ":" in caller else caller
 
 
 def service_disabled(emulator: Emulator, api: str, project_id: str) -> ApiError:
@@ -140,8 +137,9 @@ def denied(req: Request, api: str, permission: str, resource: str, target: Targe
         if api == "compute.googleapis.com":
             # Compute Engine's words when a VM is given an account the caller may not use.
             message = (
-                f"The user does not have access to service account '{email}'.  User: '{_email(req.caller)}'.  Ask a "
-                "project owner to grant you the iam.serviceAccountUser role on the service account"
+                f"The user does not have access to service account '{email}'.  "
+                f"User: '{caller_email(req.caller)}'.  Ask a project owner to grant you the iam.serviceAccountUser "
+                "role on the service account"
             )
             return LegacyApiError(400, "INVALID_ARGUMENT", message, reason="serviceAccountPermissionDenied")
     if api == "storage.googleapis.com":
@@ -153,7 +151,7 @@ def denied(req: Request, api: str, permission: str, resource: str, target: Targe
         return StorageError(
             403,
             "forbidden",
-            f"{_email(req.caller)} does not have {permission} access to the Google Cloud Storage {what}. "
+            f"{caller_email(req.caller)} does not have {permission} access to the Google Cloud Storage {what}. "
             f"Permission '{permission}' denied on resource (or it may not exist).",
         )
     if api == "compute.googleapis.com":

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from deployer_emulator import world
+from deployer_emulator.common import caller_email
 from deployer_emulator.core import Emulator, Request
 from deployer_emulator.errors import invalid_argument
-from deployer_emulator.iam.denials import _email, denied, service_disabled
+from deployer_emulator.iam.denials import denied, service_disabled
 from deployer_emulator.iam.targets import (
     _CLIENT_BASED,
     _RESOURCE_BASED,
@@ -45,7 +46,7 @@ class Enforcer:
             if quota_project:
                 consumer = world.project_id_of(self.emulator, quota_project)
             elif req.caller.startswith("serviceAccount:"):
-                consumer = world.service_account_project(self.emulator, _email(req.caller))
+                consumer = world.service_account_project(self.emulator, caller_email(req.caller))
         if consumer is None:
             return
         if world.service_readiness(self.emulator, consumer, api) != "ENABLED":

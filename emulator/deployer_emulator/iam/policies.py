@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from deployer_emulator import world
+from deployer_emulator.common import copy_doc, policy_etag
 from deployer_emulator.core import Emulator, Request
 from deployer_emulator.errors import ApiError, invalid_argument
 from deployer_emulator.iam.base import POOLS
@@ -139,12 +140,12 @@ def set_policy(
             raise ApiError("ABORTED", CONCURRENT_POLICY_CHANGE)
         new: dict[str, Any] = {
             "version": 3 if any("condition" in b for b in normalized) else 1,
-            "etag": world.new_policy_etag(),
+            "etag": policy_etag(),
         }
         if normalized:
             new["bindings"] = normalized
         emulator.state.table(table)[key] = new
-        return world.copy_doc(new)  # type: ignore[no-any-return]
+        return copy_doc(new)
 
 
 def policy_for_version(policy: dict[str, Any], requested: int) -> dict[str, Any]:

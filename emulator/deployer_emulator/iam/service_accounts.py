@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from deployer_emulator import world
+from deployer_emulator.common import copy_doc
 from deployer_emulator.core import Request, paginate
 from deployer_emulator.errors import ApiError, invalid_argument, not_found
-from deployer_emulator.iam.base import IamBase, _check_fields, _json_body
+from deployer_emulator.iam.base import IamBase, _check_fields
 from deployer_emulator.iam.enforcer import permissions_held
 from deployer_emulator.iam.policies import (
     parse_set_policy,
@@ -35,7 +36,7 @@ class ServiceAccounts(IamBase):
     """The service account handlers."""
 
     def create_service_account(self, req: Request, project: str) -> dict[str, Any]:
-        body = _json_body(req)
+        body = req.json()
         _check_fields(body, {"accountId": str, "serviceAccount": _SERVICE_ACCOUNT_FIELDS}, "")
         account_id = str(body.get("accountId", ""))
         self.emulator.authorize(req, "iam.serviceAccounts.create", f"projects/{project}")
@@ -91,7 +92,7 @@ class ServiceAccounts(IamBase):
         project_id = str(self._project(req, project)["projectId"])
         with self.emulator.state.lock:
             accounts = sorted(
-                (world.copy_doc(d) for d in self.emulator.state.table(world.SERVICE_ACCOUNTS).values()),
+                (copy_doc(d) for d in self.emulator.state.table(world.SERVICE_ACCOUNTS).values()),
                 key=lambda d: d["email"],
             )
         mine = [a for a in accounts if a["projectId"] == project_id]
@@ -99,7 +100,7 @@ class ServiceAccounts(IamBase):
         return paginate(mine, req, key="accounts", default=20, maximum=100)
 
     def patch_service_account(self, req: Request, project: str, account: str) -> dict[str, Any]:
-        body = _json_body(req)
+        body = req.json()
         _check_fields(body, {"serviceAccount": _SERVICE_ACCOUNT_FIELDS, "updateMask": str}, "")
         found = self._account(req, project, account, "iam.serviceAccounts.update")
         given = body.get("serviceAccount") or {}
@@ -116,7 +117,7 @@ class ServiceAccounts(IamBase):
                     stored[key] = given[key]
                 else:
                     stored.pop(key, None)
-            return world.copy_doc(stored)  # type: ignore[no-any-return]
+            return copy_doc(stored)
 
     def delete_service_account(self, req: Request, project: str, account: str) -> dict[str, Any]:
         found = self._account(req, project, account, "iam.serviceAccounts.delete")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from deployer_emulator import world
+from deployer_emulator.common import copy_doc
 from deployer_emulator.core import Request, paginate
 from deployer_emulator.errors import ApiError, already_exists, invalid_argument, not_found
-from deployer_emulator.iam.base import POOLS, PROVIDERS, IamBase, _check_fields, _in_30_days, _json_body
+from deployer_emulator.iam.base import POOLS, PROVIDERS, IamBase, _check_fields, _in_30_days
 
 _POOL_FIELDS: dict[str, Any] = {
     "description": str,
@@ -71,7 +71,7 @@ class WorkloadIdentity(IamBase):
             raise invalid_argument("description cannot exceed 256 characters.", field="description")
 
     def create_pool(self, req: Request, project: str, location: str) -> dict[str, Any]:
-        body = _json_body(req)
+        body = req.json()
         _check_fields(body, _POOL_FIELDS, "workload_identity_pool")
         pool_id = req.param("workloadIdentityPoolId") or ""
         self.emulator.authorize(
@@ -95,7 +95,7 @@ class WorkloadIdentity(IamBase):
             doc = self.emulator.state.table(POOLS).get(name)
             if doc is None:
                 raise not_found("Requested entity was not found.")
-            return name, world.copy_doc(doc)
+            return name, copy_doc(doc)
 
     def get_pool(self, req: Request, project: str, location: str, pool: str) -> dict[str, Any]:
         return self._pool(req, project, location, pool, "iam.googleapis.com/workloadIdentityPools.get")[1]
@@ -108,14 +108,14 @@ class WorkloadIdentity(IamBase):
         show_deleted = req.flag("showDeleted")
         with self.emulator.state.lock:
             docs = [
-                world.copy_doc(d)
+                copy_doc(d)
                 for n, d in sorted(self.emulator.state.table(POOLS).items())
                 if n.startswith(prefix) and (show_deleted or d.get("state") == "ACTIVE")
             ]
         return paginate(docs, req, key="workloadIdentityPools", default=50, maximum=1000)
 
     def patch_pool(self, req: Request, project: str, location: str, pool: str) -> dict[str, Any]:
-        body = _json_body(req)
+        body = req.json()
         _check_fields(body, _POOL_FIELDS, "workload_identity_pool")
         name, current = self._pool(req, project, location, pool, "iam.googleapis.com/workloadIdentityPools.update")
         self._update(
@@ -159,7 +159,7 @@ class WorkloadIdentity(IamBase):
         return self._operation(name)
 
     def undelete_pool(self, req: Request, project: str, location: str, pool: str) -> dict[str, Any]:
-        _check_fields(_json_body(req), {}, "")
+        _check_fields(req.json(), {}, "")
         name, current = self._pool(req, project, location, pool, "iam.googleapis.com/workloadIdentityPools.undelete")
         if current.get("state") != "DELETED":
             raise ApiError("FAILED_PRECONDITION", f"Workload identity pool {name} is not deleted.")  # unconfirmed
@@ -171,7 +171,7 @@ class WorkloadIdentity(IamBase):
 
     # -- providers --
     def create_provider(self, req: Request, project: str, location: str, pool: str) -> dict[str, Any]:
-        body = _json_body(req)
+        body = req.json()
         _check_fields(body, _PROVIDER_FIELDS, "workload_identity_pool_provider")
         provider_id = req.param("workloadIdentityPoolProviderId") or ""
         pool_name, pool_doc = self._pool(
@@ -245,7 +245,7 @@ class WorkloadIdentity(IamBase):
             doc = self.emulator.state.table(PROVIDERS).get(name)
             if doc is None:
                 raise not_found("Requested entity was not found.")
-            return name, world.copy_doc(doc)
+            return name, copy_doc(doc)
 
     def get_provider(self, req: Request, project: str, location: str, pool: str, provider: str) -> dict[str, Any]:
         return self._provider(
@@ -257,14 +257,14 @@ class WorkloadIdentity(IamBase):
         show_deleted = req.flag("showDeleted")
         with self.emulator.state.lock:
             docs = [
-                world.copy_doc(d)
+                copy_doc(d)
                 for n, d in sorted(self.emulator.state.table(PROVIDERS).items())
                 if n.startswith(f"{pool_name}/providers/") and (show_deleted or d.get("state") == "ACTIVE")
             ]
         return paginate(docs, req, key="workloadIdentityPoolProviders", default=50, maximum=100)
 
     def patch_provider(self, req: Request, project: str, location: str, pool: str, provider: str) -> dict[str, Any]:
-        body = _json_body(req)
+        body = req.json()
         _check_fields(body, _PROVIDER_FIELDS, "workload_identity_pool_provider")
         name, current = self._provider(
             req, project, location, pool, provider, "iam.googleapis.com/workloadIdentityPoolProviders.update"
@@ -292,7 +292,7 @@ class WorkloadIdentity(IamBase):
         return self._operation(name)
 
     def undelete_provider(self, req: Request, project: str, location: str, pool: str, provider: str) -> dict[str, Any]:
-        _check_fields(_json_body(req), {}, "")
+        _check_fields(req.json(), {}, "")
         name, current = self._provider(
             req, project, location, pool, provider, "iam.googleapis.com/workloadIdentityPoolProviders.undelete"
         )

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import base64
 import copy
-import os
 import re
 import time
-from datetime import UTC, datetime
 from typing import Any
 
+from deployer_emulator.common import varint
 from deployer_emulator.core import Emulator, Request
 from deployer_emulator.errors import ApiError, invalid_argument, not_found
 
@@ -125,30 +124,12 @@ _IAM_BASIC_ROLES = ("roles/owner", "roles/editor", "roles/viewer")
 _RUN_PERMISSION_RE = re.compile(r"run\.[a-zA-Z]+\.[a-zA-Z]+")
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def _etag() -> str:
     """A fingerprint in the shape Google's v2 etags have: a base64 protobuf Timestamp of the change."""
     ns = time.time_ns()
     seconds, nanos = divmod(ns, 1_000_000_000)
-    raw = b"\x08" + _varint(seconds) + b"\x10" + _varint(nanos or 1)
+    raw = b"\x08" + varint(seconds) + b"\x10" + varint(nanos or 1)
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def _policy_etag() -> str:
-    # Google's policy etags are 8 bytes starting 0x07 ("BwX…" in base64).
-    return base64.b64encode(b"\x07\x06" + os.urandom(6)).decode()
 
 
 def _violation(path: str, description: str) -> ApiError:
@@ -191,13 +172,6 @@ def _split_service(name: str) -> tuple[str, str, str]:
 
 def _short(name: str) -> str:
     return name.rsplit("/", 1)[-1]
-
-
-def _caller_email(caller: str) -> str:
-    """``user:alice@example.com`` -> ``alice@example.com``: Service.creator and lastModifier hold bare emails."""
-    if caller == "anonymous":
-        return ""
-    return caller.split(":", 1)[1] if ":" in caller else caller
 
 
 def _duration_s(value: str) -> float:

@@ -7,6 +7,7 @@ import copy
 import json
 from typing import Any
 
+from deployer_emulator.common import policy_etag
 from deployer_emulator.core import Request
 from deployer_emulator.errors import ApiError, invalid_argument
 from deployer_emulator.iam.enforcer import permissions_held
@@ -19,7 +20,6 @@ from deployer_emulator.run.base import (
     POLICIES,
     _check_query,
     _parse_pb,
-    _policy_etag,
 )
 from deployer_emulator.run.state import RunBase
 
@@ -90,7 +90,7 @@ class Policies(RunBase):
                 raise ApiError("ABORTED", _IAM_CONFLICT)
             new: dict[str, Any] = {
                 "version": 3 if any("condition" in b for b in bindings) else 1,
-                "etag": _policy_etag(),
+                "etag": policy_etag(),
             }
             if bindings:
                 new["bindings"] = bindings

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from deployer_emulator.common import now_rfc3339
 from deployer_emulator.errors import ApiError
 from deployer_emulator.run.base import (
     _PORT_GUIDE,
@@ -18,7 +19,6 @@ from deployer_emulator.run.base import (
     SERVICES,
     SUCCEEDED,
     _condition,
-    _now,
     _short,
 )
 from deployer_emulator.run.proxy import Target
@@ -121,7 +121,7 @@ class Reconciler(RunBase):
             stored = self._table(SERVICES).get(name)
             if stored is None or stored.get("uid") != uid:
                 raise ApiError("ABORTED", f"Service {_short(name)} was deleted while it was being deployed.")
-            now = _now()
+            now = now_rfc3339()
             stored = copy.deepcopy(stored)
             stored["latestReadyRevision"] = latest_ready
             stored["trafficStatuses"] = statuses
@@ -138,7 +138,7 @@ class Reconciler(RunBase):
         return {"@type": SERVICE_TYPE, **stored}
 
     def _revision_ready(self, name: str) -> None:
-        now = _now()
+        now = now_rfc3339()
         with self.emulator.mutation():
             doc = self._table(REVISIONS).get(name)
             if doc is None:
@@ -153,7 +153,7 @@ class Reconciler(RunBase):
             self._store_revision(doc)
 
     def _revision_failed(self, name: str, failure: RevisionFailed) -> None:
-        now = _now()
+        now = now_rfc3339()
         with self.emulator.mutation():
             doc = self._table(REVISIONS).get(name)
             if doc is None:
@@ -193,7 +193,7 @@ class Reconciler(RunBase):
     def _service_failed(self, name: str, uid: str, generation: int, message: str, *, revision_failed: bool) -> None:
         """Google keeps the serving state of the last good revision: traffic_statuses, observed_generation and
         latest_ready_revision stay (run_v2 types/service.py, Service.reconciling); the conditions say why."""
-        now = _now()
+        now = now_rfc3339()
         with self.emulator.mutation():
             doc = self._table(SERVICES).get(name)
             if doc is None or doc.get("uid") != uid:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from deployer_emulator.common import now_rfc3339
 from deployer_emulator.core import OperationHandle, Request, Response, paginate
 from deployer_emulator.errors import ApiError
 from deployer_emulator.run.base import (
@@ -13,7 +14,6 @@ from deployer_emulator.run.base import (
     SERVICES,
     _check_query,
     _done_operation,
-    _now,
     _revision_missing,
     _short,
 )
@@ -78,7 +78,7 @@ class Revisions(RunBase):
             if req.flag("validateOnly"):
                 return _done_operation(self._operation_name(project, location), REVISION_TYPE, doc)
             del self._table(REVISIONS)[name]
-            doc["deleteTime"] = _now()
+            doc["deleteTime"] = now_rfc3339()
 
         def work(handle: OperationHandle) -> dict[str, Any]:
             self.runtime.stop(name)

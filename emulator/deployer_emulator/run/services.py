@@ -8,6 +8,7 @@ import string
 import time
 from typing import Any
 
+from deployer_emulator.common import caller_email, now_rfc3339
 from deployer_emulator.core import OperationHandle, Request, Response, paginate
 from deployer_emulator.errors import ApiError, already_exists
 from deployer_emulator.protos import parse, to_json
@@ -20,11 +21,9 @@ from deployer_emulator.run.base import (
     SERVICE_TYPE,
     SERVICES,
     _apply_mask,
-    _caller_email,
     _check_query,
     _done_operation,
     _etag,
-    _now,
     _reconciling_conditions,
     _service_missing,
     _short,
@@ -99,8 +98,8 @@ class Services(Reconciler):
         desired = normalize_service(spec, f"{request}.service", service_id=service_id, project_number=number)
         self._authorize_act_as(req, project, desired)
         name = f"projects/{project}/locations/{location}/services/{service_id}"
-        now = _now()
-        who = _caller_email(req.caller)
+        now = now_rfc3339()
+        who = caller_email(req.caller)
         doc: dict[str, Any] = {
             **desired,
             "name": name,
@@ -231,7 +230,7 @@ class Services(Reconciler):
                         internal["revisionCounter"] = int(internal.get("revisionCounter", 0)) + 1
                     internal["templates"][revision_id] = desired["template"]
                     new_revision = f"{name}/revisions/{revision_id}"
-            now = _now()
+            now = now_rfc3339()
             outputs = {k: v for k, v in current.items() if k in _OUTPUT_ONLY}
             doc = {
                 **outputs,
@@ -243,7 +242,7 @@ class Services(Reconciler):
                 "terminalCondition": {"type": "Ready", "state": RECONCILING, "lastTransitionTime": now},
                 "conditions": _reconciling_conditions(now),
             }
-            who = _caller_email(req.caller)
+            who = caller_email(req.caller)
             if who:
                 doc["lastModifier"] = who
             if new_revision:
@@ -271,7 +270,7 @@ class Services(Reconciler):
                 del self._table(REVISIONS)[revision]
             self._table(POLICIES).pop(name, None)
             self._table(INTERNAL).pop(name, None)
-            doc["deleteTime"] = _now()
+            doc["deleteTime"] = now_rfc3339()
             doc = self._canonical_service(doc)
 
         def work(handle: OperationHandle) -> dict[str, Any]:
@@ -335,7 +334,7 @@ class Services(Reconciler):
                         doc["terminalCondition"] = {
                             "type": "Ready",
                             "state": FAILED,
-                            "lastTransitionTime": _now(),
+                            "lastTransitionTime": now_rfc3339(),
                             "message": "The emulator restarted while this service was deployed.",
                         }
                     self._store_service(doc)

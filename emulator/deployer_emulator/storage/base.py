@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import google_crc32c
 
+from deployer_emulator.common import varint
 from deployer_emulator.core import Emulator, Request, Response
 from deployer_emulator.errors import ApiError
 
@@ -219,25 +220,13 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
 def _object_etag(generation: int, metageneration: int) -> str:
     # Google's object etags are base64 of a small protobuf {1: generation, 2: metageneration}, e.g. "CKih16GjycICEAE=".
-    return base64.b64encode(b"\x08" + _varint(generation) + b"\x10" + _varint(metageneration)).decode()
+    return base64.b64encode(b"\x08" + varint(generation) + b"\x10" + varint(metageneration)).decode()
 
 
 def _bucket_etag(metageneration: int) -> str:
-    return base64.b64encode(b"\x08" + _varint(metageneration)).decode()  # e.g. "CAE=" for metageneration 1
+    return base64.b64encode(b"\x08" + varint(metageneration)).decode()  # e.g. "CAE=" for metageneration 1
 
 
 def _crc32c_b64(value: int) -> str:
