@@ -9,7 +9,6 @@ from typing import Any
 from google.cloud import compute_v1
 
 from deployer_emulator.compute.base import (
-    _API_PREFIX_RE,
     API,
     FIREWALLS,
     _check_query,
@@ -18,9 +17,9 @@ from deployer_emulator.compute.base import (
     _parse,
     _timestamp,
 )
-from deployer_emulator.compute.errors import _already_exists, _invalid_field, _malformed, _not_found
+from deployer_emulator.compute.errors import _already_exists, _invalid_field, _not_found
 from deployer_emulator.compute.filters import _filter, _list_response, _order
-from deployer_emulator.compute.instance_specs import _NAME_RE, _NAME_RULE
+from deployer_emulator.compute.instance_specs import _NAME_RE, _NAME_RULE, _check_default_network
 from deployer_emulator.compute.operations import Operations
 from deployer_emulator.compute.quotas import Quotas, _Use
 from deployer_emulator.core import Request
@@ -69,12 +68,7 @@ class Firewalls(Operations, Quotas):
 
     def _normalize_firewall(self, project: str, given: dict[str, Any], path: str) -> dict[str, Any]:
         doc = {k: v for k, v in given.items() if k not in ("id", "kind", "creationTimestamp", "selfLink")}
-        network = str(doc.get("network") or "global/networks/default")
-        match = re.fullmatch(_API_PREFIX_RE + r"(?:projects/([^/]+)/)?global/networks/([^/]+)", network)
-        if match is None:
-            raise _malformed(f"{path}.network", network)
-        if match.group(2) != "default":
-            raise _not_found(f"projects/{match.group(1) or project}/global/networks/{match.group(2)}")
+        _check_default_network(project, str(doc.get("network") or "global/networks/default"), f"{path}.network")
         doc["network"] = API + f"projects/{project}/global/networks/default"
         direction = doc.setdefault("direction", "INGRESS")
         doc.setdefault("priority", 1000)
@@ -147,14 +141,8 @@ class Firewalls(Operations, Quotas):
     def patch_firewall(self, req: Request, project: str, firewall: str) -> dict[str, Any]:
         _check_query(req, compute_v1.PatchFirewallRequest, path=("project", "firewall"), body="firewall_resource")
         given = _parse(compute_v1.Firewall, req)
-        key = f"projects/{project}/global/firewalls/{firewall}"
-        self.emulator.authorize(req, "compute.firewalls.update", key)
-        with self.emulator.mutation():
-            self.advance()
-            replayed = self._replayed(project, req)
-            if replayed is not None:
-                return replayed
-            key, doc = self._firewall(project, firewall)
+
+        def act(key: str, doc: dict[str, Any]) -> dict[str, Any]:
             if given.get("name", firewall) != firewall:
                 raise _invalid_field("resource.name", given["name"], "The name of a firewall cannot be changed.")
             # PATCH takes the fields it is given and keeps the others (Firewalls.Patch: "JSON merge patch").
@@ -173,19 +161,21 @@ class Firewalls(Operations, Quotas):
                 req, project=project, scope="global", operation_type="patch", target=key, target_id=doc["id"]
             )
 
+        key = f"projects/{project}/global/firewalls/{firewall}"
+        return self._change(
+            req, project, "compute.firewalls.update", key, lambda: self._firewall(project, firewall), act
+        )
+
     def delete_firewall(self, req: Request, project: str, firewall: str) -> dict[str, Any]:
         _check_query(req, compute_v1.DeleteFirewallRequest, path=("project", "firewall"))
-        key = f"projects/{project}/global/firewalls/{firewall}"
-        self.emulator.authorize(req, "compute.firewalls.delete", key)
-        with self.emulator.mutation():
-            self.advance()
-            replayed = self._replayed(project, req)
-            if replayed is not None:
-                return replayed
-            key, doc = self._firewall(project, firewall)
+
+        def act(key: str, doc: dict[str, Any]) -> dict[str, Any]:
             del self._table(FIREWALLS)[key]
             return self._start_operation(
                 req, project=project, scope="global", operation_type="delete", target=key, target_id=doc["id"]
             )
 
-    # -- images --------------------------------------------------------------------------------------------------
+        key = f"projects/{project}/global/firewalls/{firewall}"
+        return self._change(
+            req, project, "compute.firewalls.delete", key, lambda: self._firewall(project, firewall), act
+        )

@@ -327,13 +327,7 @@ class InstanceSpecs(EngineBase):
         out: list[dict[str, Any]] = []
         for index, nic in enumerate(given):
             path = f"resource.networkInterfaces[{index}]"
-            network = str(nic.get("network") or "global/networks/default")
-            match = re.fullmatch(_API_PREFIX_RE + r"(?:projects/([^/]+)/)?global/networks/([^/]+)", network)
-            if match is None:
-                raise _malformed(f"{path}.network", network)
-            if match.group(2) != "default":
-                # The open world has each project's default network only.
-                raise _not_found(f"projects/{match.group(1) or project}/global/networks/{match.group(2)}")
+            _check_default_network(project, str(nic.get("network") or "global/networks/default"), f"{path}.network")
             subnetwork = str(nic.get("subnetwork") or "")
             if subnetwork:
                 sub = re.fullmatch(
@@ -368,4 +362,11 @@ class InstanceSpecs(EngineBase):
             out.append(doc)
         return out
 
-    # -- instances: handlers ---------------------------------------------------------------------------------------
+
+def _check_default_network(project: str, network: str, path: str) -> None:
+    match = re.fullmatch(_API_PREFIX_RE + r"(?:projects/([^/]+)/)?global/networks/([^/]+)", network)
+    if match is None:
+        raise _malformed(path, network)
+    if match.group(2) != "default":
+        # The open world has each project's default network only.
+        raise _not_found(f"projects/{match.group(1) or project}/global/networks/{match.group(2)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from google.cloud import compute_v1
@@ -209,16 +210,22 @@ class Instances(Operations, Quotas, InstanceSpecs):
         entries = [(zone, doc) for zone, doc in sorted(docs, key=lambda e: (e[0], e[1]["name"])) if predicate(doc)]
         return _aggregated(project, req, "instances", "compute#instanceAggregatedList", entries)
 
+    def _on_instance(
+        self,
+        req: Request,
+        project: str,
+        zone: str,
+        instance: str,
+        permission: str,
+        act: Callable[[str, dict[str, Any]], dict[str, Any]],
+    ) -> dict[str, Any]:
+        key = f"projects/{project}/zones/{zone}/instances/{instance}"
+        return self._change(req, project, permission, key, lambda: self._instance(project, zone, instance), act)
+
     def delete_instance(self, req: Request, project: str, zone: str, instance: str) -> dict[str, Any]:
         _check_query(req, compute_v1.DeleteInstanceRequest, path=("project", "zone", "instance"))
-        key = f"projects/{project}/zones/{zone}/instances/{instance}"
-        self.emulator.authorize(req, "compute.instances.delete", key)
-        with self.emulator.mutation():
-            self.advance()
-            replayed = self._replayed(project, req)
-            if replayed is not None:
-                return replayed
-            key, doc = self._instance(project, zone, instance)
+
+        def act(key: str, doc: dict[str, Any]) -> dict[str, Any]:
             if doc.get("deletionProtection"):
                 # Unconfirmed wording; the rule is Instance.deletion_protection.
                 raise _bad_request(
@@ -230,19 +237,15 @@ class Instances(Operations, Quotas, InstanceSpecs):
                 req, project, zone, "delete", key, doc["id"], action={"kind": "delete", "instance": key}
             )
 
+        return self._on_instance(req, project, zone, instance, "compute.instances.delete", act)
+
     def set_metadata(self, req: Request, project: str, zone: str, instance: str) -> dict[str, Any]:
         _check_query(
             req, compute_v1.SetMetadataInstanceRequest, path=("project", "zone", "instance"), body="metadata_resource"
         )
         given = _parse(compute_v1.Metadata, req)
-        key = f"projects/{project}/zones/{zone}/instances/{instance}"
-        self.emulator.authorize(req, "compute.instances.setMetadata", key)
-        with self.emulator.mutation():
-            self.advance()
-            replayed = self._replayed(project, req)
-            if replayed is not None:
-                return replayed
-            key, doc = self._instance(project, zone, instance)
+
+        def act(key: str, doc: dict[str, Any]) -> dict[str, Any]:
             current = doc.get("metadata", {}).get("fingerprint", EMPTY_FINGERPRINT)
             if given.get("fingerprint") != current:
                 # "You must always provide an up-to-date fingerprint hash in order to update or change metadata,
@@ -269,6 +272,8 @@ class Instances(Operations, Quotas, InstanceSpecs):
                 action={"kind": "setMetadata", "instance": key, "metadata": metadata},
             )
 
+        return self._on_instance(req, project, zone, instance, "compute.instances.setMetadata", act)
+
     def set_scheduling(self, req: Request, project: str, zone: str, instance: str) -> dict[str, Any]:
         _check_query(
             req,
@@ -277,14 +282,8 @@ class Instances(Operations, Quotas, InstanceSpecs):
             body="scheduling_resource",
         )
         given = _parse(compute_v1.Scheduling, req)
-        key = f"projects/{project}/zones/{zone}/instances/{instance}"
-        self.emulator.authorize(req, "compute.instances.setScheduling", key)
-        with self.emulator.mutation():
-            self.advance()
-            replayed = self._replayed(project, req)
-            if replayed is not None:
-                return replayed
-            key, doc = self._instance(project, zone, instance)
+
+        def act(key: str, doc: dict[str, Any]) -> dict[str, Any]:
             current = doc.get("scheduling", {})
             changes_model = given.get("provisioningModel", "STANDARD") != current.get("provisioningModel", "STANDARD")
             if changes_model and doc.get("status") != "TERMINATED":
@@ -303,16 +302,12 @@ class Instances(Operations, Quotas, InstanceSpecs):
                 action={"kind": "setScheduling", "instance": key, "scheduling": scheduling},
             )
 
+        return self._on_instance(req, project, zone, instance, "compute.instances.setScheduling", act)
+
     def reset(self, req: Request, project: str, zone: str, instance: str) -> dict[str, Any]:
         _check_query(req, compute_v1.ResetInstanceRequest, path=("project", "zone", "instance"))
-        key = f"projects/{project}/zones/{zone}/instances/{instance}"
-        self.emulator.authorize(req, "compute.instances.reset", key)
-        with self.emulator.mutation():
-            self.advance()
-            replayed = self._replayed(project, req)
-            if replayed is not None:
-                return replayed
-            key, doc = self._instance(project, zone, instance)
+
+        def act(key: str, doc: dict[str, Any]) -> dict[str, Any]:
             if doc.get("status") != "RUNNING":
                 # A reset needs a running VM (Instances.Reset: "Performs a reset on the instance").
                 raise _not_ready(key)
@@ -320,16 +315,12 @@ class Instances(Operations, Quotas, InstanceSpecs):
                 req, project, zone, "reset", key, doc["id"], action={"kind": "reset", "instance": key}
             )
 
+        return self._on_instance(req, project, zone, instance, "compute.instances.reset", act)
+
     def stop(self, req: Request, project: str, zone: str, instance: str) -> dict[str, Any]:
         _check_query(req, compute_v1.StopInstanceRequest, path=("project", "zone", "instance"))
-        key = f"projects/{project}/zones/{zone}/instances/{instance}"
-        self.emulator.authorize(req, "compute.instances.stop", key)
-        with self.emulator.mutation():
-            self.advance()
-            replayed = self._replayed(project, req)
-            if replayed is not None:
-                return replayed
-            key, doc = self._instance(project, zone, instance)
+
+        def act(key: str, doc: dict[str, Any]) -> dict[str, Any]:
             if doc.get("status") in ("PROVISIONING", "STAGING"):
                 raise _not_ready(key)
             action = None
@@ -338,16 +329,12 @@ class Instances(Operations, Quotas, InstanceSpecs):
                 action = {"kind": "stop", "instance": key}
             return self._zone_operation(req, project, zone, "stop", key, doc["id"], action=action)
 
+        return self._on_instance(req, project, zone, instance, "compute.instances.stop", act)
+
     def start(self, req: Request, project: str, zone: str, instance: str) -> dict[str, Any]:
         _check_query(req, compute_v1.StartInstanceRequest, path=("project", "zone", "instance"))
-        key = f"projects/{project}/zones/{zone}/instances/{instance}"
-        self.emulator.authorize(req, "compute.instances.start", key)
-        with self.emulator.mutation():
-            self.advance()
-            replayed = self._replayed(project, req)
-            if replayed is not None:
-                return replayed
-            key, doc = self._instance(project, zone, instance)
+
+        def act(key: str, doc: dict[str, Any]) -> dict[str, Any]:
             if doc.get("status") == "STOPPING":
                 raise _not_ready(key)
             if doc.get("status") != "TERMINATED":
@@ -363,6 +350,8 @@ class Instances(Operations, Quotas, InstanceSpecs):
             return self._zone_operation(
                 req, project, zone, "start", key, doc["id"], action={"kind": "start", "instance": key}
             )
+
+        return self._on_instance(req, project, zone, instance, "compute.instances.start", act)
 
     def serial_port(self, req: Request, project: str, zone: str, instance: str) -> dict[str, Any]:
         _check_query(req, compute_v1.GetSerialPortOutputInstanceRequest, path=("project", "zone", "instance"))
@@ -389,5 +378,3 @@ class Instances(Operations, Quotas, InstanceSpecs):
             "next": str(max(end, begin)),
             "selfLink": API + key + f"/serialPort?port={port}",
         }
-
-    # -- firewalls -------------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -234,6 +234,26 @@ class Operations(EngineBase):
             action=action,
             error=error,
         )
+
+    def _change(
+        self,
+        req: Request,
+        project: str,
+        permission: str,
+        key: str,
+        find: Callable[[], tuple[str, dict[str, Any]]],
+        act: Callable[[str, dict[str, Any]], dict[str, Any]],
+    ) -> dict[str, Any]:
+        """A change to one resource: authorized, then under the state lock with due work finished, a retried
+        ``requestId`` answered with its first operation, and ``act`` given what ``find`` returns (key, document)."""
+        self.emulator.authorize(req, permission, key)
+        with self.emulator.mutation():
+            self.advance()
+            replayed = self._replayed(project, req)
+            if replayed is not None:
+                return replayed
+            found_key, doc = find()
+            return act(found_key, doc)
 
     def _replayed(self, project: str, req: Request) -> dict[str, Any] | None:
         """A request with a requestId Compute has seen answers the first request's operation (requestId docstring)."""

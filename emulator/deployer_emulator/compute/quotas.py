@@ -203,5 +203,3 @@ class Quotas(EngineBase):
             {"metric": metric, "limit": self._limit(scope, metric), "usage": usage.get((scope, metric), 0.0)}
             for metric in metrics
         ]
-
-    # -- addresses -----------------------------------------------------------------------------------------------
