@@ -34,7 +34,7 @@ _FAULT_STATUS = {
 def build_emulator(
     *, state_dir: Path | None, engine: Engine | None, world: str = "open", scenario: dict[str, Any] | None = None
 ) -> Emulator:
-    """The emulator with every surface; a scenario (world.load_scenario) seeds a strict world."""
+    """The emulator with every surface; a scenario (scenario.load_scenario) seeds a strict world."""
     if scenario is not None:
         world = "strict"
     if state_dir is not None:
@@ -68,12 +68,12 @@ def _make_world(emulator: Emulator, scenario: dict[str, Any] | None) -> None:
     """The strict world enforces IAM and API enablement, and a scenario seeds it; the open world allows all."""
     if emulator.world != "strict":
         return
-    from deployer_emulator import world as world_model
     from deployer_emulator.iam.enforcer import install_enforcer
+    from deployer_emulator.scenario import seed
 
     install_enforcer(emulator)
     if scenario is not None:
-        world_model.seed(emulator, scenario)
+        seed(emulator, scenario)
 
 
 def _register_admin(emulator: Emulator) -> None:

@@ -22,7 +22,7 @@ from google.auth.transport.requests import AuthorizedSession
 from google.cloud import artifactregistry_v1, billing_v1, resourcemanager_v3, run_v2, storage
 from google.iam.v1 import policy_pb2
 
-from deployer_emulator import world as world_model
+from deployer_emulator import scenario as world_model
 from deployer_emulator.testing import EmulatorHandle, caller_credentials
 
 ORG = "987654321098"
