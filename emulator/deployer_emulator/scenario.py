@@ -16,11 +16,11 @@ from typing import Any
 from deployer_emulator.common import policy_etag
 from deployer_emulator.core import Emulator
 from deployer_emulator.world import (
-    _IAM_MEMBER_RE,
     BILLING_ACCOUNT_ID_RE,
     BILLING_ACCOUNTS,
     FOLDERS,
     KNOWN_SERVICES,
+    MEMBER_RE,
     ORGANIZATIONS,
     PROJECT_ID_RE,
     PROJECT_POLICIES,
@@ -214,7 +214,7 @@ def _iam(value: Any, source: str, where: str) -> None:
         if not role.startswith("roles/"):
             raise ScenarioError(f"{source}: {where}: {role!r} is not a role (roles look like roles/run.admin)")
         for member in _typed(members, list, source, f"{where}.{role!r}"):
-            if not isinstance(member, str) or not _IAM_MEMBER_RE.fullmatch(member):
+            if not isinstance(member, str) or not MEMBER_RE.fullmatch(member):
                 raise ScenarioError(
                     f"{source}: {where}.{role!r}: {member!r} is not a member (user:EMAIL, serviceAccount:EMAIL, "
                     "group:EMAIL, domain:DOMAIN, principalSet://..., allUsers, allAuthenticatedUsers)"

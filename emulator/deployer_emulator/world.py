@@ -108,7 +108,8 @@ DEFAULT_SERVICES = (
 # https://cloud.google.com/build/docs/cloud-build-service-account-updates).
 CREATES_DEFAULT_COMPUTE_ACCOUNT = ("compute.googleapis.com", "run.googleapis.com", "cloudbuild.googleapis.com")
 
-_IAM_MEMBER_RE = re.compile(
+# An IAM policy member as Google accepts it in a binding.
+MEMBER_RE = re.compile(
     r"allUsers|allAuthenticatedUsers|(?:deleted:)?(?:user|serviceAccount|group):[^@\s]+@[^@\s]+(?:\?uid=\d+)?"
     r"|domain:[a-z0-9.-]+\.[a-z]{2,}|principal(?:Set)?://\S+"
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from deployer_emulator.cloudbuild.builds import Builds
@@ -18,37 +19,16 @@ def register(emulator: Emulator) -> None:
     surface.recover()
     router = emulator.router
 
-    @router.route("POST", "/v1/projects/{project}/builds")
-    def create_global(req: Request, project: str) -> dict[str, Any]:
-        return surface.create(req, project, "global")
-
-    @router.route("POST", "/v1/projects/{project}/locations/{location}/builds")
-    def create_regional(req: Request, project: str, location: str) -> dict[str, Any]:
-        return surface.create(req, project, location)
-
-    @router.route("GET", "/v1/projects/{project}/builds")
-    def list_global(req: Request, project: str) -> dict[str, Any]:
-        return surface.list_builds(req, project, "global")
-
-    @router.route("GET", "/v1/projects/{project}/locations/{location}/builds")
-    def list_regional(req: Request, project: str, location: str) -> dict[str, Any]:
-        return surface.list_builds(req, project, location)
-
-    @router.route("GET", "/v1/projects/{project}/builds/{build}")
-    def get_global(req: Request, project: str, build: str) -> dict[str, Any]:
-        return surface.get(req, project, "global", build)
-
-    @router.route("GET", "/v1/projects/{project}/locations/{location}/builds/{build}")
-    def get_regional(req: Request, project: str, location: str, build: str) -> dict[str, Any]:
-        return surface.get(req, project, location, build)
-
-    @router.route("POST", "/v1/projects/{project}/builds/{build}:cancel")
-    def cancel_global(req: Request, project: str, build: str) -> dict[str, Any]:
-        return surface.cancel(req, project, "global", build)
-
-    @router.route("POST", "/v1/projects/{project}/locations/{location}/builds/{build}:cancel")
-    def cancel_regional(req: Request, project: str, location: str, build: str) -> dict[str, Any]:
-        return surface.cancel(req, project, location, build)
+    # Each build call is served globally (location "global") and per region, the global route first.
+    calls: list[tuple[str, str, Callable[..., dict[str, Any]]]] = [
+        ("POST", "/builds", surface.create),
+        ("GET", "/builds", surface.list_builds),
+        ("GET", "/builds/{build}", surface.get),
+        ("POST", "/builds/{build}:cancel", surface.cancel),
+    ]
+    for method, suffix, call in calls:
+        router.add(method, "/v1/projects/{project}" + suffix, _in_location(call, "global"))
+        router.add(method, "/v1/projects/{project}/locations/{location}" + suffix, _in_location(call, None))
 
     @router.route("GET", "/v1/operations/{name=**}")
     def get_global_operation(req: Request, name: str) -> dict[str, Any]:
@@ -79,3 +59,12 @@ def register(emulator: Emulator) -> None:
         path = emulator.blob_dir / "cloudbuild" / "logs" / f"{build}.txt"
         data = path.read_bytes() if path.exists() else b""
         return Response(200, data, {"Content-Type": "text/plain; charset=utf-8"})
+
+
+def _in_location(call: Callable[..., dict[str, Any]], fixed: str | None) -> Callable[..., dict[str, Any]]:
+    """A route handler for ``call(req, project, location, *rest)``: the location from the path, or ``fixed``."""
+
+    def handler(req: Request, project: str, location: str = "", **rest: str) -> dict[str, Any]:
+        return call(req, project, fixed or location, *rest.values())
+
+    return handler

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from deployer_emulator import world
@@ -12,14 +13,11 @@ from deployer_emulator.common import copy_doc, policy_etag
 from deployer_emulator.core import Emulator, Request
 from deployer_emulator.errors import ApiError, invalid_argument
 from deployer_emulator.iam.base import POOLS
+from deployer_emulator.world import MEMBER_RE
 
 # Resource Manager, Cloud Run and IAM answer a stale policy etag with 409 ABORTED in these words.
 CONCURRENT_POLICY_CHANGE = (
     "There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff."
-)
-MEMBER_RE = re.compile(
-    r"allUsers|allAuthenticatedUsers|(?:deleted:)?(?:user|serviceAccount|group):[^@\s]+@[^@\s]+(?:\?uid=\d+)?"
-    r"|domain:[a-z0-9.-]+\.[a-z]{2,}|principal(?:Set)?://\S+"
 )
 _WIF_MEMBER_RE = re.compile(
     r"principal(?:Set)?://iam\.googleapis\.com/(?P<pool>projects/(?P<project>[^/]+)/locations/global/"
@@ -80,18 +78,26 @@ def parse_test_permissions(req: Request) -> list[str]:
 
 
 def normalize_bindings(emulator: Emulator, bindings: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """IAM keeps one binding per role and condition, without duplicate members, and drops empty bindings. Members
-    must be well formed, service accounts must exist, and a Workload Identity principal must name an existing pool
-    by project number, as Google checks them at setIamPolicy."""
+    """Members must be well formed, service accounts must exist, and a Workload Identity principal must name an
+    existing pool by project number, as Google checks them at setIamPolicy."""
+    return merge_bindings(bindings, lambda role: None, lambda member: _check_member(emulator, member))
+
+
+def merge_bindings(
+    bindings: list[dict[str, Any]], check_role: Callable[[str], None], check_member: Callable[[str], None]
+) -> list[dict[str, Any]]:
+    """IAM keeps one binding per role and condition, without duplicate members, and drops empty bindings; each
+    role and member is checked first (the resource's own rules: ``check_role``, ``check_member``)."""
     merged: dict[str, dict[str, Any]] = {}
     for index, binding in enumerate(bindings):
         role = str(binding.get("role", ""))
         if not role:
             raise invalid_argument(f"Policy binding {index} has no role.", field=f"policy.bindings[{index}].role")
+        check_role(role)
         if not role.startswith(("roles/", "projects/", "organizations/")):
             raise invalid_argument(f"Role {role} does not exist in the resource's hierarchy.")
         for member in binding.get("members", []):
-            _check_member(emulator, member)
+            check_member(member)
         key = json.dumps([role, binding.get("condition")], sort_keys=True)
         entry = merged.setdefault(key, {"role": role, "members": []})
         if "condition" in binding:
@@ -102,13 +108,17 @@ def normalize_bindings(emulator: Emulator, bindings: list[dict[str, Any]]) -> li
     return [b for b in merged.values() if b["members"]]
 
 
-def _check_member(emulator: Emulator, member: str) -> None:
+def check_member_form(member: str) -> None:
     if not MEMBER_RE.fullmatch(member):
         # Unconfirmed wording.
         raise invalid_argument(
             f"Invalid member: '{member}'. A member is allUsers, allAuthenticatedUsers or a prefixed identity "
             "(user:, serviceAccount:, group:, domain:, principal:, principalSet:)."
         )
+
+
+def _check_member(emulator: Emulator, member: str) -> None:
+    check_member_form(member)
     if member.startswith("serviceAccount:"):
         email = member.split(":", 1)[1]
         owner = world.service_account_project(emulator, email)
@@ -133,7 +143,13 @@ def set_policy(
     emulator: Emulator, table: str, key: str, bindings: list[dict[str, Any]], given_etag: str
 ) -> dict[str, Any]:
     """Replace the policy stored at ``table[key]`` unless ``given_etag`` is stale (409 ABORTED)."""
-    normalized = normalize_bindings(emulator, bindings)
+    return store_policy(emulator, table, key, normalize_bindings(emulator, bindings), given_etag)
+
+
+def store_policy(
+    emulator: Emulator, table: str, key: str, normalized: list[dict[str, Any]], given_etag: str
+) -> dict[str, Any]:
+    """Store checked bindings as the policy at ``table[key]`` with a new etag, unless ``given_etag`` is stale."""
     with emulator.mutation():
         current = emulator.state.table(table).get(key) or world.empty_policy()
         if given_etag and given_etag != current.get("etag"):

@@ -111,15 +111,6 @@ _IMAGE_MISSING = "Image '{image}' not found."
 _TRAFFIC_REVISION_MISSING = (
     "Revision '{revision}' does not exist or is deleted. Update all traffic to route to currently available revisions."
 )
-# Resource Manager and Cloud Run answer a stale policy etag with 409 ABORTED in these words.
-_IAM_CONFLICT = (
-    "There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff."
-)
-_EMPTY_POLICY_ETAG = "ACAB"  # what Google's IAM returns for a policy that was never set
-_IAM_MEMBER_RE = re.compile(
-    r"allUsers|allAuthenticatedUsers|(?:deleted:)?(?:user|serviceAccount|group):[^@\s]+@[^@\s]+(?:\?uid=\d+)?"
-    r"|domain:[a-z0-9.-]+\.[a-z]{2,}|principal(?:Set)?://\S+"
-)
 _IAM_BASIC_ROLES = ("roles/owner", "roles/editor", "roles/viewer")
 _RUN_PERMISSION_RE = re.compile(r"run\.[a-zA-Z]+\.[a-zA-Z]+")
 
