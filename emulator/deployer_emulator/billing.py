@@ -34,8 +34,7 @@ from deployer_emulator import protos, world
 from deployer_emulator.common import copy_doc, policy_etag
 from deployer_emulator.core import Emulator, Request, paginate
 from deployer_emulator.errors import ApiError, invalid_argument, not_found
-from deployer_emulator.iam.denials import denied
-from deployer_emulator.iam.enforcer import permissions_held
+from deployer_emulator.iam.enforcer import permissions_held, visible_project
 from deployer_emulator.iam.policies import (
     CONCURRENT_POLICY_CHANGE,
     normalize_bindings,
@@ -44,7 +43,6 @@ from deployer_emulator.iam.policies import (
     policy_for_version,
     requested_policy_version,
 )
-from deployer_emulator.iam.targets import Target
 
 BUDGETS = "billingbudgets.budgets"  # budget name -> Budget REST JSON
 
@@ -111,11 +109,7 @@ class CloudBilling:
         return copy_doc(record)
 
     def _project(self, req: Request, project: str, permission: str) -> dict[str, Any]:
-        self.emulator.authorize(req, permission, f"projects/{project}")
-        found = world.find_project(self.emulator, project, caller=req.caller)
-        if found is None:
-            raise denied(req, "cloudbilling.googleapis.com", permission, f"projects/{project}", Target())
-        return found
+        return visible_project(self.emulator, req, "cloudbilling.googleapis.com", permission, project)
 
     # -- accounts --
     def get_account(self, req: Request, account: str) -> dict[str, Any]:

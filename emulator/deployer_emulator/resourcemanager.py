@@ -31,8 +31,7 @@ from deployer_emulator import protos, world
 from deployer_emulator.common import copy_doc, now_rfc3339
 from deployer_emulator.core import Emulator, OperationHandle, Request, paginate
 from deployer_emulator.errors import ApiError, already_exists, invalid_argument, not_found
-from deployer_emulator.iam.denials import denied
-from deployer_emulator.iam.enforcer import permissions_held
+from deployer_emulator.iam.enforcer import permissions_held, visible_project
 from deployer_emulator.iam.policies import (
     parse_set_policy,
     parse_test_permissions,
@@ -40,7 +39,6 @@ from deployer_emulator.iam.policies import (
     requested_policy_version,
     set_policy,
 )
-from deployer_emulator.iam.targets import Target
 
 PROJECT_TYPE = "type.googleapis.com/google.cloud.resourcemanager.v3.Project"
 CREATE_METADATA_TYPE = "type.googleapis.com/google.cloud.resourcemanager.v3.CreateProjectMetadata"
@@ -88,12 +86,7 @@ class ResourceManager:
         self.emulator = emulator
 
     def _find(self, req: Request, ref: str, permission: str) -> dict[str, Any]:
-        self.emulator.authorize(req, permission, f"projects/{ref}")
-        project = world.find_project(self.emulator, ref, caller=req.caller)
-        if project is None:
-            # The same answer as for a project the caller may not see (reached only in the open world).
-            raise denied(req, "cloudresourcemanager.googleapis.com", permission, f"projects/{ref}", Target())
-        return project
+        return visible_project(self.emulator, req, "cloudresourcemanager.googleapis.com", permission, ref)
 
     # -- projects --
     def create(self, req: Request) -> dict[str, Any]:

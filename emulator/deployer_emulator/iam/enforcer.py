@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from deployer_emulator import world
 from deployer_emulator.common import caller_email
 from deployer_emulator.core import Emulator, Request
@@ -78,3 +80,16 @@ def permissions_held(emulator: Emulator, req: Request, permissions: list[str], r
 def as_caller(member: str, path: str = "") -> Request:
     """A request made by the emulator on behalf of ``member`` (a build pushing as its service account)."""
     return Request("POST", path, {}, {}, b"", member)
+
+
+def visible_project(
+    emulator: Emulator, req: Request, api: str, permission: str, ref: str, resource: str = ""
+) -> dict[str, Any]:
+    """The project ``ref`` names, once ``permission`` on ``resource`` (the project) is authorized. A missing project
+    answers the same 403 as one the caller may not see (reached only in the open world)."""
+    resource = resource or f"projects/{ref}"
+    emulator.authorize(req, permission, resource)
+    found = world.find_project(emulator, ref, caller=req.caller)
+    if found is None:
+        raise denied(req, api, permission, resource, Target())
+    return found

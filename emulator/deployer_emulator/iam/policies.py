@@ -13,6 +13,7 @@ from deployer_emulator.common import copy_doc, policy_etag
 from deployer_emulator.core import Emulator, Request
 from deployer_emulator.errors import ApiError, invalid_argument
 from deployer_emulator.iam.base import POOLS
+from deployer_emulator.protos import parse_pb
 from deployer_emulator.world import MEMBER_RE
 
 # Resource Manager, Cloud Run and IAM answer a stale policy etag with 409 ABORTED in these words.
@@ -32,11 +33,7 @@ def parse_set_policy(req: Request) -> tuple[list[dict[str, Any]], str, str]:
     from google.protobuf import json_format
 
     request = iam_policy_pb2.SetIamPolicyRequest()
-    try:
-        json_format.Parse(req.body.decode() or "{}", request, ignore_unknown_fields=False)
-    except (json_format.ParseError, UnicodeDecodeError) as exc:
-        text = f"Invalid JSON payload received. {exc}"
-        raise invalid_argument(text, field="policy", description=text) from exc
+    parse_pb(req.body, request, "policy")
     if not request.HasField("policy"):
         raise invalid_argument("policy is required.", field="policy")
     policy = json_format.MessageToDict(request.policy)
@@ -47,16 +44,11 @@ def parse_set_policy(req: Request) -> tuple[list[dict[str, Any]], str, str]:
 def requested_policy_version(req: Request) -> int:
     """``options.requestedPolicyVersion`` from the body (POST getIamPolicy) or the query (GET forms)."""
     from google.iam.v1 import iam_policy_pb2
-    from google.protobuf import json_format
 
     raw = req.param("options.requestedPolicyVersion") or req.param("options_requestedPolicyVersion")
     if raw is None and req.method == "POST":
         request = iam_policy_pb2.GetIamPolicyRequest()
-        try:
-            json_format.Parse(req.body.decode() or "{}", request, ignore_unknown_fields=False)
-        except (json_format.ParseError, UnicodeDecodeError) as exc:
-            text = f"Invalid JSON payload received. {exc}"
-            raise invalid_argument(text, field="options", description=text) from exc
+        parse_pb(req.body, request, "options")
         raw = str(request.options.requested_policy_version)
     version = (raw or "0").strip()
     if version not in ("0", "1", "3"):
@@ -66,14 +58,9 @@ def requested_policy_version(req: Request) -> int:
 
 def parse_test_permissions(req: Request) -> list[str]:
     from google.iam.v1 import iam_policy_pb2
-    from google.protobuf import json_format
 
     request = iam_policy_pb2.TestIamPermissionsRequest()
-    try:
-        json_format.Parse(req.body.decode() or "{}", request, ignore_unknown_fields=False)
-    except (json_format.ParseError, UnicodeDecodeError) as exc:
-        text = f"Invalid JSON payload received. {exc}"
-        raise invalid_argument(text, field="permissions", description=text) from exc
+    parse_pb(req.body, request, "permissions")
     return list(request.permissions)
 
 

@@ -250,13 +250,3 @@ def _apply_mask(current: dict[str, Any], given: dict[str, Any], mask: str | None
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(p[:1].upper() + p[1:] for p in rest)
-
-
-def _parse_pb(body: bytes, message: Any, field: str) -> None:
-    from google.protobuf import json_format
-
-    try:
-        json_format.Parse(body.decode() or "{}", message, ignore_unknown_fields=False)
-    except (json_format.ParseError, UnicodeDecodeError) as exc:
-        text = f"Invalid JSON payload received. {exc}"
-        raise invalid_argument(text, field=field, description=text) from exc

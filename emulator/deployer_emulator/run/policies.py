@@ -11,12 +11,12 @@ from deployer_emulator.core import Request
 from deployer_emulator.errors import invalid_argument
 from deployer_emulator.iam.enforcer import permissions_held
 from deployer_emulator.iam.policies import check_member_form, merge_bindings, store_policy
+from deployer_emulator.protos import parse_pb
 from deployer_emulator.run.base import (
     _IAM_BASIC_ROLES,
     _RUN_PERMISSION_RE,
     POLICIES,
     _check_query,
-    _parse_pb,
 )
 from deployer_emulator.run.state import RunBase
 
@@ -50,7 +50,7 @@ class Policies(RunBase):
 
         _check_query(req, set())
         request = iam_policy_pb2.SetIamPolicyRequest()
-        _parse_pb(req.body, request, "policy")
+        parse_pb(req.body, request, "policy")
         policy = json_format.MessageToDict(request.policy)
         bindings = merge_bindings(policy.get("bindings", []), _check_run_role, check_member_form)
         self.emulator.authorize(
@@ -65,7 +65,7 @@ class Policies(RunBase):
 
         _check_query(req, set())
         request = iam_policy_pb2.TestIamPermissionsRequest()
-        _parse_pb(req.body, request, "permissions")
+        parse_pb(req.body, request, "permissions")
         self._service_doc(project, location, service)
         for permission in request.permissions:
             if "*" in permission:
