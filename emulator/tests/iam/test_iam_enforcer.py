@@ -1,18 +1,11 @@
-"""The strict world enforces IAM and API enablement on every surface, in each API's own words.
-
-Callers are carried by the bearer token ``emulator:<member>``; the role tables are checked against enforcement
-through testIamPermissions and through real calls of the client libraries.
-"""
+"""The enforcer (iam/enforcer.py, iam/denials.py): callers, permissions, APIs, builds' accounts, role tables."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,21 +15,43 @@ from google.auth.transport.requests import AuthorizedSession
 from google.cloud import artifactregistry_v1, billing_v1, resourcemanager_v3, run_v2, storage
 from google.iam.v1 import policy_pb2
 
-from deployer_emulator import scenario as world_model
 from deployer_emulator.testing import EmulatorHandle, caller_credentials
 
-ORG = "987654321098"
-ACCOUNT = "0E0E0E-0E0E0E-0E0E0E"
-PROJECT = "enf-proj"
-ROLES_PROJECT = "enf-roles"
-LOCATION = "us-central1"
 ALICE = "user:alice@example.com"
+
+
+ORG = "987654321098"
+
+
+ACCOUNT = "0E0E0E-0E0E0E-0E0E0E"
+
+
+PROJECT = "enf-proj"
+
+
+ROLES_PROJECT = "enf-roles"
+
+
+LOCATION = "us-central1"
+
+
 DEV = "user:dev@example.com"
+
+
 READER = "user:reader@example.com"
+
+
 WRITER = "user:writer@example.com"
+
+
 BUILDER = "user:builder@example.com"
+
+
 RUNTIME_SA = f"app-runtime@{PROJECT}.iam.gserviceaccount.com"
+
+
 BUILD_SA = f"app-builder@{PROJECT}.iam.gserviceaccount.com"
+
 
 # (role, permission, held): each role is granted on ROLES_PROJECT to a member of its own.
 PROJECT_ROLE_TABLE = [
@@ -107,6 +122,8 @@ PROJECT_ROLE_TABLE = [
     ("roles/compute.viewer", "compute.instances.get", True),
     ("roles/compute.viewer", "compute.instances.create", False),
 ]
+
+
 BILLING_ROLE_TABLE = [
     ("roles/billing.admin", "billing.resourceAssociations.create", True),
     ("roles/billing.admin", "billing.budgets.create", True),
@@ -416,53 +433,3 @@ def test_billing_role_tables_match_enforcement(world: EmulatorHandle, role: str,
     )
     answer = client.test_iam_permissions(resource=f"billingAccounts/{ACCOUNT}", permissions=[permission])
     assert (permission in answer.permissions) is held
-
-
-# -- scenario files ------------------------------------------------------------------------------------------
-def test_scenario_files_are_checked_before_anything_starts(tmp_path: Path) -> None:
-    bad = tmp_path / "scenario.json"
-    bad.write_text(json.dumps({"projects": [{"id": "ok-project", "servces": []}]}))
-    answer = subprocess.run(
-        [sys.executable, "-m", "deployer_emulator", "--scenario", str(bad), "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert answer.returncode == 2
-    assert "projects[0].servces: unknown key" in answer.stderr
-    missing = subprocess.run(
-        [sys.executable, "-m", "deployer_emulator", "--scenario", str(tmp_path / "none.toml")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert missing.returncode == 2
-    assert "none.toml: cannot read the scenario file: no such file" in missing.stderr
-
-
-def test_a_toml_scenario_reads_like_the_json_one(tmp_path: Path) -> None:
-    path = tmp_path / "scenario.toml"
-    path.write_text(
-        "[settings]\nservice_enable_delay_s = 1.5\n\n"
-        '[[billing_accounts]]\nid = "0F0F0F-0F0F0F-0F0F0F"\nproject_limit = 3\n\n'
-        '[[projects]]\nid = "toml-project"\nbilling_account = "0F0F0F-0F0F0F-0F0F0F"\n'
-        'services = ["run.googleapis.com"]\n[projects.iam]\n"roles/owner" = ["user:alice@example.com"]\n'
-    )
-    scenario = world_model.load_scenario(path)
-    assert scenario["projects"][0]["iam"] == {"roles/owner": [ALICE]}
-    assert scenario["settings"] == {"service_enable_delay_s": 1.5}
-    path.write_text('[[projects]]\nid = "Bad_Id"\n')
-    with pytest.raises(world_model.ScenarioError, match=r"projects\[0\]\.id = 'Bad_Id'"):
-        world_model.load_scenario(path)
-
-
-def test_the_documented_scenario_example_is_valid(tmp_path: Path) -> None:
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    example = text.split("### Scenario files", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
-    path = tmp_path / "documented.toml"
-    path.write_text(example)
-    scenario = world_model.load_scenario(path)
-    assert scenario["projects"][0]["service_accounts"][0]["id"] == "deploy"
-    assert scenario["billing_accounts"][0]["project_limit"] == 5
