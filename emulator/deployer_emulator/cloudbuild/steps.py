@@ -197,9 +197,8 @@ class StepRunner(BuildBase):
         run.log.line(f"{label}: {image}: digest: {digest} size: {engine.image_size(image)}")
         return 0
 
-    def _record_built(self, run: _Run, image: str, local_id: str) -> str:
-        engine = self.emulator.engine
-        assert engine is not None
+    def _push_target(self, run: _Run, image: str) -> tuple[artifactregistry.ImageRef, list[str]]:
+        """Where a pushed image goes: its Artifact Registry reference (the push authorized), and its tags."""
         ref = artifactregistry.parse_image_ref(image)
         if ref is None:
             raise failed_precondition(
@@ -207,7 +206,12 @@ class StepRunner(BuildBase):
                 "and gcr.io"
             )
         self._authorize_push(run, ref)
-        tags = [] if ref.digest else [ref.tag or "latest"]
+        return ref, [] if ref.digest else [ref.tag or "latest"]
+
+    def _record_built(self, run: _Run, image: str, local_id: str) -> str:
+        engine = self.emulator.engine
+        assert engine is not None
+        ref, tags = self._push_target(run, image)
         artifactregistry.record_image(
             self.emulator,
             ref.project,
@@ -235,15 +239,8 @@ class StepRunner(BuildBase):
         return "sha256:" + hashlib.sha256(f"{hashes}\n{image}".encode()).hexdigest()
 
     def _record_placeholder(self, run: _Run, image: str) -> str:
-        ref = artifactregistry.parse_image_ref(image)
-        if ref is None:
-            raise failed_precondition(
-                f'cannot push "{image}": the emulator pushes only to Artifact Registry (LOCATION-docker.pkg.dev/...) '
-                "and gcr.io"
-            )
-        self._authorize_push(run, ref)
+        ref, tags = self._push_target(run, image)
         digest = ref.digest or self._placeholder_digest(run, image)
-        tags = [] if ref.digest else [ref.tag or "latest"]
         artifactregistry.record_image(
             self.emulator, ref.project, ref.location, ref.repository, ref.image, tags, digest, 0, False, None
         )

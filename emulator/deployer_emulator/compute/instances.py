@@ -262,15 +262,8 @@ class Instances(Operations, Quotas, InstanceSpecs):
             metadata = self._normalize_metadata(given, "resource")
             # The new fingerprint is visible as soon as the request is accepted, so a second stale write fails.
             doc["metadata"] = metadata
-            return self._zone_operation(
-                req,
-                project,
-                zone,
-                "setMetadata",
-                key,
-                doc["id"],
-                action={"kind": "setMetadata", "instance": key, "metadata": metadata},
-            )
+            action = {"kind": "setMetadata", "instance": key, "metadata": metadata}
+            return self._zone_operation(req, project, zone, "setMetadata", key, doc["id"], action=action)
 
         return self._on_instance(req, project, zone, instance, "compute.instances.setMetadata", act)
 
@@ -292,15 +285,8 @@ class Instances(Operations, Quotas, InstanceSpecs):
                 raise _not_ready(key)
             gpu = bool(doc.get("guestAccelerators"))
             scheduling = self._normalize_scheduling(given, gpu, "resource")
-            return self._zone_operation(
-                req,
-                project,
-                zone,
-                "setScheduling",
-                key,
-                doc["id"],
-                action={"kind": "setScheduling", "instance": key, "scheduling": scheduling},
-            )
+            action = {"kind": "setScheduling", "instance": key, "scheduling": scheduling}
+            return self._zone_operation(req, project, zone, "setScheduling", key, doc["id"], action=action)
 
         return self._on_instance(req, project, zone, instance, "compute.instances.setScheduling", act)
 

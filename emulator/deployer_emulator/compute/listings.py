@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from google.cloud import compute_v1
@@ -119,14 +120,13 @@ class Listings(Operations, Quotas):
     def aggregated_accelerator_types(self, req: Request, project: str) -> dict[str, Any]:
         _check_query(req, compute_v1.AggregatedListAcceleratorTypesRequest, path=("project",))
         self.emulator.authorize(req, "compute.acceleratorTypes.list", f"projects/{project}")
-        predicate = _filter(req)
-        entries = [
-            (zone, doc)
-            for zone in sorted(ZONES)
-            for doc in (self._accelerator_doc(project, zone, n) for n in sorted(ZONES[zone]))
-            if predicate(doc)
-        ]
-        return _aggregated(project, req, "acceleratorTypes", "compute#acceleratorTypeAggregatedList", entries)
+        return _aggregated_over_zones(
+            project,
+            req,
+            "acceleratorTypes",
+            "compute#acceleratorTypeAggregatedList",
+            lambda zone: [self._accelerator_doc(project, zone, n) for n in sorted(ZONES[zone])],
+        )
 
     def list_accelerator_types(self, req: Request, project: str, zone: str) -> dict[str, Any]:
         _check_query(req, compute_v1.ListAcceleratorTypesRequest, path=("project", "zone"))
@@ -184,16 +184,15 @@ class Listings(Operations, Quotas):
     def aggregated_machine_types(self, req: Request, project: str) -> dict[str, Any]:
         _check_query(req, compute_v1.AggregatedListMachineTypesRequest, path=("project",))
         self.emulator.authorize(req, "compute.machineTypes.list", f"projects/{project}")
-        predicate = _filter(req)
-        entries = [
-            (zone, doc)
-            for zone in sorted(ZONES)
-            for doc in sorted(
+        return _aggregated_over_zones(
+            project,
+            req,
+            "machineTypes",
+            "compute#machineTypeAggregatedList",
+            lambda zone: sorted(
                 (self._machine_type_doc(project, zone, s) for s in machine_types_in(zone)), key=lambda d: d["name"]
-            )
-            if predicate(doc)
-        ]
-        return _aggregated(project, req, "machineTypes", "compute#machineTypeAggregatedList", entries)
+            ),
+        )
 
     def get_machine_type(self, req: Request, project: str, zone: str, machine_type: str) -> dict[str, Any]:
         _check_query(req, compute_v1.GetMachineTypeRequest, path=("project", "zone", "machine_type"))
@@ -282,3 +281,12 @@ class Listings(Operations, Quotas):
             "defaultNetworkTier": "PREMIUM",
             "vmDnsSetting": "ZONAL_ONLY",
         }
+
+
+def _aggregated_over_zones(
+    project: str, req: Request, key: str, kind: str, docs_of: Callable[[str], list[dict[str, Any]]]
+) -> dict[str, Any]:
+    """An aggregated list of what the catalogue holds in each zone (``docs_of(zone)``), filtered."""
+    predicate = _filter(req)
+    entries = [(zone, doc) for zone in sorted(ZONES) for doc in docs_of(zone) if predicate(doc)]
+    return _aggregated(project, req, key, kind, entries)

@@ -161,13 +161,7 @@ class WorkloadIdentity(IamBase):
     def undelete_pool(self, req: Request, project: str, location: str, pool: str) -> dict[str, Any]:
         _check_fields(req.json(), {}, "")
         name, current = self._pool(req, project, location, pool, "iam.googleapis.com/workloadIdentityPools.undelete")
-        if current.get("state") != "DELETED":
-            raise ApiError("FAILED_PRECONDITION", f"Workload identity pool {name} is not deleted.")  # unconfirmed
-        with self.emulator.mutation():
-            stored = self.emulator.state.table(POOLS)[name]
-            stored["state"] = "ACTIVE"
-            stored.pop("expireTime", None)
-        return self._operation(name)
+        return self._undelete(POOLS, name, current, "Workload identity pool")
 
     # -- providers --
     def create_provider(self, req: Request, project: str, location: str, pool: str) -> dict[str, Any]:
@@ -296,10 +290,14 @@ class WorkloadIdentity(IamBase):
         name, current = self._provider(
             req, project, location, pool, provider, "iam.googleapis.com/workloadIdentityPoolProviders.undelete"
         )
+        return self._undelete(PROVIDERS, name, current, "Workload identity pool provider")
+
+    def _undelete(self, table: str, name: str, current: dict[str, Any], noun: str) -> dict[str, Any]:
+        """A pool or provider in its 30 days as DELETED becomes ACTIVE again."""
         if current.get("state") != "DELETED":
-            raise ApiError("FAILED_PRECONDITION", f"Workload identity pool provider {name} is not deleted.")
+            raise ApiError("FAILED_PRECONDITION", f"{noun} {name} is not deleted.")  # unconfirmed wording
         with self.emulator.mutation():
-            stored = self.emulator.state.table(PROVIDERS)[name]
+            stored = self.emulator.state.table(table)[name]
             stored["state"] = "ACTIVE"
             stored.pop("expireTime", None)
         return self._operation(name)

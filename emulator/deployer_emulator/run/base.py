@@ -215,6 +215,13 @@ def _reconciling_conditions(now: str) -> list[dict[str, Any]]:
     ]
 
 
+def _revision_conditions(state: str, now: str) -> list[dict[str, Any]]:
+    return [
+        {"type": t, "state": state, "lastTransitionTime": now}
+        for t in ("Ready", "ContainerHealthy", "ResourcesAvailable")
+    ]
+
+
 def _condition(doc: dict[str, Any], kind: str) -> str:
     for condition in doc.get("conditions", []):
         if condition.get("type") == kind:

@@ -19,6 +19,7 @@ from deployer_emulator.run.base import (
     SERVICES,
     SUCCEEDED,
     _condition,
+    _revision_conditions,
     _short,
 )
 from deployer_emulator.run.proxy import Target
@@ -146,10 +147,7 @@ class Reconciler(RunBase):
             doc = copy.deepcopy(doc)
             doc["reconciling"] = False
             doc["updateTime"] = now
-            doc["conditions"] = [
-                {"type": t, "state": SUCCEEDED, "lastTransitionTime": now}
-                for t in ("Ready", "ContainerHealthy", "ResourcesAvailable")
-            ]
+            doc["conditions"] = _revision_conditions(SUCCEEDED, now)
             self._store_revision(doc)
 
     def _revision_failed(self, name: str, failure: RevisionFailed) -> None:

@@ -25,6 +25,7 @@ from deployer_emulator.run.base import (
     _done_operation,
     _etag,
     _reconciling_conditions,
+    _revision_conditions,
     _service_missing,
     _short,
     _split_service,
@@ -64,10 +65,7 @@ class Services(Reconciler):
             "service": service_doc["name"],
             "reconciling": True,
             "observedGeneration": "1",
-            "conditions": [
-                {"type": t, "state": RECONCILING, "lastTransitionTime": now}
-                for t in ("Ready", "ContainerHealthy", "ResourcesAvailable")
-            ],
+            "conditions": _revision_conditions(RECONCILING, now),
             "logUri": f"{self.emulator.base_url}/_emulator/run-logs/{project}/{location}/{service_id}/{revision_id}",
             "etag": _etag(),
         }
