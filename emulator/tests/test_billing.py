@@ -12,7 +12,7 @@ from google.cloud import billing_v1
 from google.cloud.billing import budgets_v1
 from google.type import money_pb2
 
-from deployer_emulator.testing import EmulatorHandle, caller_credentials
+from deployer_emulator.testing import EmulatorHandle, error_json, rest_client
 
 ALICE = "user:alice@example.com"  # billing admin of FULL and CLOSED, owner of every project
 BOB = "user:bob@example.com"  # billing user of SPARE, owner of bob-project
@@ -43,15 +43,11 @@ def world(strict_emulator: Callable[[dict[str, Any]], EmulatorHandle]) -> Emulat
 
 
 def billing(handle: EmulatorHandle, member: str = ALICE) -> billing_v1.CloudBillingClient:
-    return billing_v1.CloudBillingClient(
-        credentials=caller_credentials(member), transport="rest", client_options={"api_endpoint": handle.url}
-    )
+    return rest_client(billing_v1.CloudBillingClient, handle, member)
 
 
 def budgets(handle: EmulatorHandle, member: str = ALICE) -> budgets_v1.BudgetServiceClient:
-    return budgets_v1.BudgetServiceClient(
-        credentials=caller_credentials(member), transport="rest", client_options={"api_endpoint": handle.url}
-    )
+    return rest_client(budgets_v1.BudgetServiceClient, handle, member)
 
 
 def link(handle: EmulatorHandle, project: str, account: str, member: str = ALICE) -> billing_v1.ProjectBillingInfo:
@@ -60,12 +56,6 @@ def link(handle: EmulatorHandle, project: str, account: str, member: str = ALICE
         name=f"projects/{project}", project_billing_info=info
     )
     return result
-
-
-def error_json(exc: gexc.GoogleAPICallError) -> dict[str, Any]:
-    assert exc.response is not None
-    error: dict[str, Any] = exc.response.json()["error"]
-    return error
 
 
 def test_linking_and_unlinking_a_project(world: EmulatorHandle) -> None:

@@ -12,7 +12,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import resourcemanager_v3
 from google.iam.v1 import policy_pb2
 
-from deployer_emulator.testing import EmulatorHandle, caller_credentials
+from deployer_emulator.testing import EmulatorHandle, error_json, rest_client
 
 ORG = "123456789012"
 ALICE = "user:alice@example.com"
@@ -39,9 +39,7 @@ def world(strict_emulator: Callable[[dict[str, Any]], EmulatorHandle]) -> Emulat
 
 
 def projects(handle: EmulatorHandle, member: str = ALICE) -> resourcemanager_v3.ProjectsClient:
-    return resourcemanager_v3.ProjectsClient(
-        credentials=caller_credentials(member), transport="rest", client_options={"api_endpoint": handle.url}
-    )
+    return rest_client(resourcemanager_v3.ProjectsClient, handle, member)
 
 
 def new_id() -> str:
@@ -54,12 +52,6 @@ def create(handle: EmulatorHandle, project_id: str, member: str = ALICE) -> reso
     )
     result: resourcemanager_v3.Project = operation.result(timeout=30)
     return result
-
-
-def error_json(exc: gexc.GoogleAPICallError) -> dict[str, Any]:
-    assert exc.response is not None
-    error: dict[str, Any] = exc.response.json()["error"]
-    return error
 
 
 def test_created_project_is_active_and_owned_by_its_creator(world: EmulatorHandle) -> None:

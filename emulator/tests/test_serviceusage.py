@@ -9,7 +9,7 @@ import pytest
 from google.api_core import exceptions as gexc
 from google.cloud import run_v2, service_usage_v1
 
-from deployer_emulator.testing import EmulatorHandle, caller_credentials
+from deployer_emulator.testing import EmulatorHandle, caller_credentials, error_json, rest_client
 
 ALICE = "user:alice@example.com"
 BOB = "user:bob@example.com"
@@ -33,9 +33,7 @@ def world(strict_emulator: Callable[[dict[str, Any]], EmulatorHandle]) -> Emulat
 
 
 def usage(handle: EmulatorHandle, member: str = ALICE) -> service_usage_v1.ServiceUsageClient:
-    return service_usage_v1.ServiceUsageClient(
-        credentials=caller_credentials(member), transport="rest", client_options={"api_endpoint": handle.url}
-    )
+    return rest_client(service_usage_v1.ServiceUsageClient, handle, member)
 
 
 def enabled(handle: EmulatorHandle, project: str) -> set[str]:
@@ -46,12 +44,6 @@ def enabled(handle: EmulatorHandle, project: str) -> set[str]:
 def batch_enable(handle: EmulatorHandle, project: str, services: list[str]) -> Any:
     operation = usage(handle).batch_enable_services(request={"parent": f"projects/{project}", "service_ids": services})
     return operation.result(timeout=30)
-
-
-def error_json(exc: gexc.GoogleAPICallError) -> dict[str, Any]:
-    assert exc.response is not None
-    error: dict[str, Any] = exc.response.json()["error"]
-    return error
 
 
 def test_a_new_project_has_the_default_apis(world: EmulatorHandle) -> None:

@@ -15,7 +15,7 @@ from google.auth.transport.requests import AuthorizedSession
 from google.cloud import artifactregistry_v1, billing_v1, resourcemanager_v3, run_v2, storage
 from google.iam.v1 import policy_pb2
 
-from deployer_emulator.testing import EmulatorHandle, caller_credentials
+from deployer_emulator.testing import EmulatorHandle, caller_credentials, error_json
 
 ALICE = "user:alice@example.com"
 
@@ -211,12 +211,6 @@ def projects_client(handle: EmulatorHandle, member: str = ALICE) -> resourcemana
 
 def storage_client(handle: EmulatorHandle, member: str) -> storage.Client:
     return storage.Client(project=PROJECT, credentials=caller_credentials(member), client_options=options(handle))
-
-
-def error_json(exc: gexc.GoogleAPICallError) -> dict[str, Any]:
-    assert exc.response is not None
-    error: dict[str, Any] = exc.response.json()["error"]
-    return error
 
 
 def grant(handle: EmulatorHandle, project: str, role: str, member: str) -> None:
