@@ -87,12 +87,16 @@ class WorkloadIdentity(IamBase):
     def _pool(
         self, req: Request, project: str, location: str, pool: str, permission: str
     ) -> tuple[str, dict[str, Any]]:
-        self.emulator.authorize(
-            req, permission, f"projects/{project}/locations/{location}/workloadIdentityPools/{pool}"
-        )
-        name = f"{self._parent(req, project, location)}/workloadIdentityPools/{pool}"
+        return self._stored(req, project, location, f"workloadIdentityPools/{pool}", POOLS, permission)
+
+    def _stored(
+        self, req: Request, project: str, location: str, path: str, table: str, permission: str
+    ) -> tuple[str, dict[str, Any]]:
+        """The pool or provider at ``path`` below the location, once ``permission`` on it is authorized."""
+        self.emulator.authorize(req, permission, f"projects/{project}/locations/{location}/{path}")
+        name = f"{self._parent(req, project, location)}/{path}"
         with self.emulator.state.lock:
-            doc = self.emulator.state.table(POOLS).get(name)
+            doc = self.emulator.state.table(table).get(name)
             if doc is None:
                 raise not_found("Requested entity was not found.")
             return name, copy_doc(doc)
@@ -229,17 +233,8 @@ class WorkloadIdentity(IamBase):
     def _provider(
         self, req: Request, project: str, location: str, pool: str, provider: str, permission: str
     ) -> tuple[str, dict[str, Any]]:
-        self.emulator.authorize(
-            req,
-            permission,
-            f"projects/{project}/locations/{location}/workloadIdentityPools/{pool}/providers/{provider}",
-        )
-        name = f"{self._parent(req, project, location)}/workloadIdentityPools/{pool}/providers/{provider}"
-        with self.emulator.state.lock:
-            doc = self.emulator.state.table(PROVIDERS).get(name)
-            if doc is None:
-                raise not_found("Requested entity was not found.")
-            return name, copy_doc(doc)
+        path = f"workloadIdentityPools/{pool}/providers/{provider}"
+        return self._stored(req, project, location, path, PROVIDERS, permission)
 
     def get_provider(self, req: Request, project: str, location: str, pool: str, provider: str) -> dict[str, Any]:
         return self._provider(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from deployer_emulator.common import now_rfc3339
@@ -139,24 +140,10 @@ class Reconciler(RunBase):
         return {"@type": SERVICE_TYPE, **stored}
 
     def _revision_ready(self, name: str) -> None:
-        now = now_rfc3339()
-        with self.emulator.mutation():
-            doc = self._table(REVISIONS).get(name)
-            if doc is None:
-                return
-            doc = copy.deepcopy(doc)
-            doc["reconciling"] = False
-            doc["updateTime"] = now
-            doc["conditions"] = _revision_conditions(SUCCEEDED, now)
-            self._store_revision(doc)
+        self._settle_revision(name, lambda doc, now: _revision_conditions(SUCCEEDED, now))
 
     def _revision_failed(self, name: str, failure: RevisionFailed) -> None:
-        now = now_rfc3339()
-        with self.emulator.mutation():
-            doc = self._table(REVISIONS).get(name)
-            if doc is None:
-                return
-            doc = copy.deepcopy(doc)
+        def conditions(doc: dict[str, Any], now: str) -> list[dict[str, Any]]:
             message = failure.summary
             if failure.health:
                 message += f"\n\nLogs URL: {doc.get('logUri', '')}\n{_PORT_GUIDE}"
@@ -183,9 +170,22 @@ class Reconciler(RunBase):
                 resources.update(state=FAILED, message=message, severity="ERROR")
                 if failure.reason:
                     resources["reason"] = failure.reason
+            return [ready, healthy, resources]
+
+        self._settle_revision(name, conditions)
+
+    def _settle_revision(self, name: str, conditions_of: Callable[[dict[str, Any], str], list[dict[str, Any]]]) -> None:
+        """A revision stops reconciling, with the conditions ``conditions_of(revision, now)`` gives it."""
+        now = now_rfc3339()
+        with self.emulator.mutation():
+            doc = self._table(REVISIONS).get(name)
+            if doc is None:
+                return
+            doc = copy.deepcopy(doc)
+            conditions = conditions_of(doc, now)
             doc["reconciling"] = False
             doc["updateTime"] = now
-            doc["conditions"] = [ready, healthy, resources]
+            doc["conditions"] = conditions
             self._store_revision(doc)
 
     def _service_failed(self, name: str, uid: str, generation: int, message: str, *, revision_failed: bool) -> None:
