@@ -14,26 +14,21 @@ from deployer_emulator import scenario as scenarios
 ALICE = "user:alice@example.com"
 
 
+def _emulator_program(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m deployer_emulator`` with ``args``, as a user starts it."""
+    return subprocess.run(
+        [sys.executable, "-m", "deployer_emulator", *args], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
 # -- scenario files ------------------------------------------------------------------------------------------
 def test_scenario_files_are_checked_before_anything_starts(tmp_path: Path) -> None:
     bad = tmp_path / "scenario.json"
     bad.write_text(json.dumps({"projects": [{"id": "ok-project", "servces": []}]}))
-    answer = subprocess.run(
-        [sys.executable, "-m", "deployer_emulator", "--scenario", str(bad), "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    answer = _emulator_program("--scenario", str(bad), "--quiet")
     assert answer.returncode == 2
     assert "projects[0].servces: unknown key" in answer.stderr
-    missing = subprocess.run(
-        [sys.executable, "-m", "deployer_emulator", "--scenario", str(tmp_path / "none.toml")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    missing = _emulator_program("--scenario", str(tmp_path / "none.toml"))
     assert missing.returncode == 2
     assert "none.toml: cannot read the scenario file: no such file" in missing.stderr
 
