@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from types import FrameType
 
+from deployer_emulator.scenario import ScenarioError, load_scenario
 from deployer_emulator.server import serve
-from deployer_emulator.world import ScenarioError, load_scenario
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:

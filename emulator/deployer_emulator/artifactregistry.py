@@ -34,17 +34,16 @@ their Version carries the annotation ``emulator.deployer.dev/placeholder``.
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, unquote
 
 from google.cloud import artifactregistry_v1
 
 from deployer_emulator import protos
+from deployer_emulator.common import copy_doc, now_rfc3339
 from deployer_emulator.core import Emulator, OperationHandle, Request, paginate
 from deployer_emulator.errors import ApiError, already_exists, invalid_argument, not_found
 
@@ -211,10 +210,6 @@ def parse_image_ref(ref: str) -> ImageRef | None:
     return None
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def _escape(package: str) -> str:
     """A package (image path) as it appears in resource names: "/" as %2F (artifactregistry_v1 types/package.py).
 
@@ -229,15 +224,11 @@ def _repository_name(project: str, location: str, repository: str) -> str:
     return f"projects/{project}/locations/{location}/repositories/{repository}"
 
 
-def _copy(doc: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(doc))  # type: ignore[no-any-return]
-
-
 # -- in-process helpers --------------------------------------------------------------------------------------------
 def _new_repository_doc(
     name: str, location: str, project: str, repository_id: str, body: dict[str, Any]
 ) -> dict[str, Any]:
-    now = _now()
+    now = now_rfc3339()
     doc: dict[str, Any] = {k: v for k, v in body.items() if k not in _REPOSITORY_OUTPUT_ONLY}
     doc.update(name=name, createTime=now, updateTime=now)
     doc.setdefault("mode", "STANDARD_REPOSITORY")
@@ -264,7 +255,7 @@ def record_image(
     if not _DIGEST_RE.match(digest):
         raise invalid_argument(f"invalid digest {digest!r}")
     repo_name = _repository_name(project, location, repository)
-    now = _now()
+    now = now_rfc3339()
     with emulator.mutation():
         repositories = emulator.state.table(REPOSITORIES)
         repo = repositories.get(repo_name)
@@ -315,7 +306,7 @@ def record_image(
         repo["sizeBytes"] = str(
             sum(int(d.get("imageSizeBytes", 0)) for n, d in images.items() if n.startswith(f"{repo_name}/"))
         )
-        return _copy(doc)
+        return copy_doc(doc)
 
 
 def _find_image(emulator: Emulator, ref: ImageRef) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -328,9 +319,9 @@ def _find_image(emulator: Emulator, ref: ImageRef) -> tuple[dict[str, Any], dict
                 continue
             if ref.digest is not None:
                 if name.endswith(f"@{ref.digest}") and (ref.tag is None or ref.tag in doc.get("tags", [])):
-                    return _copy(doc), dict(local.get(name, {}))
+                    return copy_doc(doc), dict(local.get(name, {}))
             elif (ref.tag or "latest") in doc.get("tags", []):
-                return _copy(doc), dict(local.get(name, {}))
+                return copy_doc(doc), dict(local.get(name, {}))
     return None
 
 
@@ -365,7 +356,7 @@ def local_image_id(emulator: Emulator, image_ref: str) -> str | None:
 def _images_of(emulator: Emulator, repo_name: str) -> list[dict[str, Any]]:
     with emulator.state.lock:
         prefix = f"{repo_name}/dockerImages/"
-        return [_copy(d) for n, d in emulator.state.table(IMAGES).items() if n.startswith(prefix)]
+        return [copy_doc(d) for n, d in emulator.state.table(IMAGES).items() if n.startswith(prefix)]
 
 
 def _split_image_name(name: str) -> tuple[str, str]:
@@ -413,7 +404,7 @@ def register(emulator: Emulator) -> None:
             doc = emulator.state.table(REPOSITORIES).get(name)
             if doc is None:
                 raise not_found(f'Requested entity was not found. Repository "{name}" not found.')
-            return _copy(doc)
+            return copy_doc(doc)
 
     # -- locations --
     @router.route("GET", "/v1/projects/{project}/locations")
@@ -461,7 +452,7 @@ def register(emulator: Emulator) -> None:
                 raise already_exists("the repository already exists")
             doc = _new_repository_doc(name, location, project, repository_id, body)
             repositories[name] = doc
-            created = _copy(doc)
+            created = copy_doc(doc)
 
         def work(handle: OperationHandle) -> dict[str, Any]:
             return {"@type": REPOSITORY_TYPE, **created}
@@ -476,7 +467,7 @@ def register(emulator: Emulator) -> None:
         emulator.authorize(req, "artifactregistry.repositories.list", f"projects/{project}/locations/{location}")
         prefix = f"projects/{project}/locations/{location}/repositories/"
         with emulator.state.lock:
-            docs = [_copy(d) for n, d in sorted(emulator.state.table(REPOSITORIES).items()) if n.startswith(prefix)]
+            docs = [copy_doc(d) for n, d in sorted(emulator.state.table(REPOSITORIES).items()) if n.startswith(prefix)]
         return paginate(docs, req, key="repositories", default=1000, maximum=1000)
 
     @router.route("GET", repo_base)
@@ -505,8 +496,8 @@ def register(emulator: Emulator) -> None:
                     doc[field] = update[field]
                 else:
                     doc.pop(field, None)
-            doc["updateTime"] = _now()
-            return _copy(doc)
+            doc["updateTime"] = now_rfc3339()
+            return copy_doc(doc)
 
     @router.route("DELETE", repo_base)
     def delete_repository(req: Request, project: str, location: str, repository: str) -> dict[str, Any]:
@@ -552,7 +543,7 @@ def register(emulator: Emulator) -> None:
             doc = emulator.state.table(IMAGES).get(name)
         if doc is None or "/" in raw_tail:
             raise not_found(f'Requested entity was not found. Docker image "{name}" not found.')
-        return _copy(doc)
+        return copy_doc(doc)
 
     # -- packages --
     @router.route("GET", repo_base + "/packages")

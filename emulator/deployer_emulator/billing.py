@@ -30,9 +30,19 @@ from typing import Any
 from google.cloud import billing_v1
 from google.cloud.billing import budgets_v1
 
-from deployer_emulator import iam, protos, world
+from deployer_emulator import protos, world
+from deployer_emulator.common import copy_doc, policy_etag
 from deployer_emulator.core import Emulator, Request, paginate
 from deployer_emulator.errors import ApiError, invalid_argument, not_found
+from deployer_emulator.iam.enforcer import permissions_held, visible_project
+from deployer_emulator.iam.policies import (
+    CONCURRENT_POLICY_CHANGE,
+    normalize_bindings,
+    parse_set_policy,
+    parse_test_permissions,
+    policy_for_version,
+    requested_policy_version,
+)
 
 BUDGETS = "billingbudgets.budgets"  # budget name -> Budget REST JSON
 
@@ -96,14 +106,10 @@ class CloudBilling:
         }
         with self.emulator.mutation():
             self.emulator.state.table(world.BILLING_ACCOUNTS).setdefault(name, record)
-        return world.copy_doc(record)  # type: ignore[no-any-return]
+        return copy_doc(record)
 
     def _project(self, req: Request, project: str, permission: str) -> dict[str, Any]:
-        self.emulator.authorize(req, permission, f"projects/{project}")
-        found = world.find_project(self.emulator, project, caller=req.caller)
-        if found is None:
-            raise iam.denied(req, "cloudbilling.googleapis.com", permission, f"projects/{project}", iam.Target())
-        return found
+        return visible_project(self.emulator, req, "cloudbilling.googleapis.com", permission, project)
 
     # -- accounts --
     def get_account(self, req: Request, account: str) -> dict[str, Any]:
@@ -111,11 +117,11 @@ class CloudBilling:
 
     def list_accounts(self, req: Request) -> dict[str, Any]:
         with self.emulator.state.lock:
-            records = [world.copy_doc(r) for _, r in sorted(self.emulator.state.table(world.BILLING_ACCOUNTS).items())]
+            records = [copy_doc(r) for _, r in sorted(self.emulator.state.table(world.BILLING_ACCOUNTS).items())]
         visible = [
             r["account"]
             for r in records
-            if iam.permissions_held(self.emulator, req, ["billing.accounts.get"], r["account"]["name"])
+            if permissions_held(self.emulator, req, ["billing.accounts.get"], r["account"]["name"])
         ]
         query = req.param("filter") or ""
         if query:
@@ -134,28 +140,28 @@ class CloudBilling:
         return paginate(infos, req, key="projectBillingInfo", default=50, maximum=100)
 
     def get_account_policy(self, req: Request, account: str) -> dict[str, Any]:
-        version = iam.requested_policy_version(req)
+        version = requested_policy_version(req)
         record = self.account(req, account, "billing.accounts.getIamPolicy")
-        return iam.policy_for_version(record.get("policy") or world.empty_policy(), version)
+        return policy_for_version(record.get("policy") or world.empty_policy(), version)
 
     def set_account_policy(self, req: Request, account: str) -> dict[str, Any]:
-        bindings, etag, _ = iam.parse_set_policy(req)
+        bindings, etag, _ = parse_set_policy(req)
         record = self.account(req, account, "billing.accounts.setIamPolicy")
-        normalized = iam.normalize_bindings(self.emulator, bindings)
+        normalized = normalize_bindings(self.emulator, bindings)
         with self.emulator.mutation():
             stored = self.emulator.state.table(world.BILLING_ACCOUNTS)[record["account"]["name"]]
             current = stored.get("policy") or world.empty_policy()
             if etag and etag != current.get("etag"):
-                raise ApiError("ABORTED", iam.CONCURRENT_POLICY_CHANGE)
-            policy: dict[str, Any] = {"version": 1, "etag": world.new_policy_etag()}
+                raise ApiError("ABORTED", CONCURRENT_POLICY_CHANGE)
+            policy: dict[str, Any] = {"version": 1, "etag": policy_etag()}
             if normalized:
                 policy["bindings"] = normalized
             stored["policy"] = policy
-            return world.copy_doc(policy)  # type: ignore[no-any-return]
+            return copy_doc(policy)
 
     def test_account_permissions(self, req: Request, account: str) -> dict[str, Any]:
-        permissions = iam.parse_test_permissions(req)
-        held = iam.permissions_held(self.emulator, req, permissions, f"billingAccounts/{account}")
+        permissions = parse_test_permissions(req)
+        held = permissions_held(self.emulator, req, permissions, f"billingAccounts/{account}")
         return {"permissions": held} if held else {}
 
     # -- project billing info --
@@ -258,7 +264,7 @@ class Budgets:
         budget["etag"] = base64.b16encode(os.urandom(8)).decode().lower()
         with self.emulator.mutation():
             self.emulator.state.table(BUDGETS)[budget["name"]] = budget
-        return world.copy_doc(budget)  # type: ignore[no-any-return]
+        return copy_doc(budget)
 
     def _get(self, req: Request, account: str, budget: str, permission: str) -> dict[str, Any]:
         self.billing.account(req, account, permission)
@@ -267,7 +273,7 @@ class Budgets:
             doc = self.emulator.state.table(BUDGETS).get(name)
             if doc is None:
                 raise not_found(f"Budget {name} not found.")
-            return world.copy_doc(doc)  # type: ignore[no-any-return]
+            return copy_doc(doc)
 
     def get(self, req: Request, account: str, budget: str) -> dict[str, Any]:
         return self._get(req, account, budget, "billing.budgets.get")
@@ -276,9 +282,7 @@ class Budgets:
         self.billing.account(req, account, "billing.budgets.list")
         prefix = f"billingAccounts/{account}/budgets/"
         with self.emulator.state.lock:
-            docs = [
-                world.copy_doc(d) for n, d in sorted(self.emulator.state.table(BUDGETS).items()) if n.startswith(prefix)
-            ]
+            docs = [copy_doc(d) for n, d in sorted(self.emulator.state.table(BUDGETS).items()) if n.startswith(prefix)]
         return paginate(docs, req, key="budgets", default=50, maximum=100)
 
     def update(self, req: Request, account: str, budget: str) -> dict[str, Any]:
@@ -301,7 +305,7 @@ class Budgets:
         merged["etag"] = base64.b16encode(os.urandom(8)).decode().lower()
         with self.emulator.mutation():
             self.emulator.state.table(BUDGETS)[current["name"]] = merged
-        return world.copy_doc(merged)  # type: ignore[no-any-return]
+        return copy_doc(merged)
 
     def delete(self, req: Request, account: str, budget: str) -> dict[str, Any]:
         current = self._get(req, account, budget, "billing.budgets.delete")

@@ -1,7 +1,8 @@
 """The emulator's core: requests, routing, state, long-running operations, the request log and fault injection.
 
-Each API surface (storage.py, cloudbuild.py, artifactregistry.py, run.py) registers its routes on a Router and keeps
-its resources as REST JSON documents in ``Emulator.state``. Handlers raise ``ApiError`` for Google's failures.
+Each API surface (``storage/``, ``cloudbuild/``, ``artifactregistry.py``, ``run/``, ...) registers its routes on a
+Router and keeps its resources as REST JSON documents in ``Emulator.state``.
+Handlers raise ``ApiError`` for Google's failures.
 """
 
 from __future__ import annotations

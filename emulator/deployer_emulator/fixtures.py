@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -73,14 +74,20 @@ def _start(tmp: Path, engine: str | None, world: str = "open", scenario: Path | 
     return EmulatorProcess(state_dir=tmp / "state", world=world, scenario=scenario, env=env).start()
 
 
-@pytest.fixture(scope="session")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorHandle]:
-    """One engine-less emulator for the session: fast, deterministic; builds are recorded as not executed."""
-    process = _start(tmp_path_factory.mktemp("emulator"), None)
+@contextmanager
+def _running(folder: Path, engine: str | None) -> Iterator[EmulatorHandle]:
+    process = _start(folder, engine)
     try:
         yield EmulatorHandle(process)
     finally:
         process.stop()
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorHandle]:
+    """One engine-less emulator for the session: fast, deterministic; builds are recorded as not executed."""
+    with _running(tmp_path_factory.mktemp("emulator"), None) as handle:
+        yield handle
 
 
 @pytest.fixture(scope="session")
@@ -88,11 +95,8 @@ def engine_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulat
     """An emulator that really builds and runs images through the local engine (container tier)."""
     if ENGINE is None:
         pytest.skip("no container engine (podman or docker) answers `info` on this machine")
-    process = _start(tmp_path_factory.mktemp("emulator-engine"), ENGINE)
-    try:
-        yield EmulatorHandle(process)
-    finally:
-        process.stop()
+    with _running(tmp_path_factory.mktemp("emulator-engine"), ENGINE) as handle:
+        yield handle
 
 
 @pytest.fixture(scope="module")

@@ -48,3 +48,12 @@ def merge_json(message_type: type[M], doc: dict[str, Any]) -> M:
     pb = message_type.pb()()  # type: ignore[attr-defined]
     json_format.ParseDict(doc, pb, ignore_unknown_fields=False)
     return message_type.wrap(pb)  # type: ignore[attr-defined,no-any-return]
+
+
+def parse_pb(body: bytes, message: Any, field: str) -> None:
+    """Parse a REST body into a raw protobuf ``message`` (the IAM request types have no proto-plus wrapper)."""
+    try:
+        json_format.Parse(body.decode() or "{}", message, ignore_unknown_fields=False)
+    except (json_format.ParseError, UnicodeDecodeError) as exc:
+        text = f"Invalid JSON payload received. {exc}"
+        raise invalid_argument(text, field=field, description=text) from exc

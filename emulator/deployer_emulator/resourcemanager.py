@@ -27,9 +27,18 @@ from typing import Any
 
 from google.cloud import resourcemanager_v3
 
-from deployer_emulator import iam, protos, world
+from deployer_emulator import protos, world
+from deployer_emulator.common import copy_doc, now_rfc3339
 from deployer_emulator.core import Emulator, OperationHandle, Request, paginate
 from deployer_emulator.errors import ApiError, already_exists, invalid_argument, not_found
+from deployer_emulator.iam.enforcer import permissions_held, visible_project
+from deployer_emulator.iam.policies import (
+    parse_set_policy,
+    parse_test_permissions,
+    policy_for_version,
+    requested_policy_version,
+    set_policy,
+)
 
 PROJECT_TYPE = "type.googleapis.com/google.cloud.resourcemanager.v3.Project"
 CREATE_METADATA_TYPE = "type.googleapis.com/google.cloud.resourcemanager.v3.CreateProjectMetadata"
@@ -77,12 +86,7 @@ class ResourceManager:
         self.emulator = emulator
 
     def _find(self, req: Request, ref: str, permission: str) -> dict[str, Any]:
-        self.emulator.authorize(req, permission, f"projects/{ref}")
-        project = world.find_project(self.emulator, ref, caller=req.caller)
-        if project is None:
-            # The same answer as for a project the caller may not see (reached only in the open world).
-            raise iam.denied(req, "cloudresourcemanager.googleapis.com", permission, f"projects/{ref}", iam.Target())
-        return project
+        return visible_project(self.emulator, req, "cloudresourcemanager.googleapis.com", permission, ref)
 
     # -- projects --
     def create(self, req: Request) -> dict[str, Any]:
@@ -141,7 +145,7 @@ class ResourceManager:
         show_deleted = req.flag("showDeleted")
         with self.emulator.state.lock:
             docs = [
-                world.copy_doc(p)
+                copy_doc(p)
                 for _, p in sorted(self.emulator.state.table(world.PROJECTS).items())
                 if p.get("parent") == parent and (show_deleted or p.get("state") == "ACTIVE")
             ]
@@ -150,11 +154,11 @@ class ResourceManager:
     def search(self, req: Request) -> dict[str, Any]:
         predicate = _search_predicate(req.param("query") or "")
         with self.emulator.state.lock:
-            candidates = [world.copy_doc(p) for _, p in sorted(self.emulator.state.table(world.PROJECTS).items())]
+            candidates = [copy_doc(p) for _, p in sorted(self.emulator.state.table(world.PROJECTS).items())]
         visible = [
             p
             for p in candidates
-            if iam.permissions_held(self.emulator, req, ["resourcemanager.projects.get"], f"projects/{p['projectId']}")
+            if permissions_held(self.emulator, req, ["resourcemanager.projects.get"], f"projects/{p['projectId']}")
             and predicate(p)
         ]
         return paginate(visible, req, key="projects", default=500, maximum=1000)
@@ -175,8 +179,8 @@ class ResourceManager:
                     stored[name] = body[name]
                 else:
                     stored.pop(name, None)
-            stored["updateTime"] = world.now_rfc3339()
-            updated = world.copy_doc(stored)
+            stored["updateTime"] = now_rfc3339()
+            updated = copy_doc(stored)
         return self._done(UPDATE_METADATA_TYPE, updated)
 
     def _done(self, metadata_type: str, project: dict[str, Any]) -> dict[str, Any]:
@@ -191,9 +195,9 @@ class ResourceManager:
             raise ApiError("FAILED_PRECONDITION", f"Project {current['projectId']} is already pending deletion.")
         with self.emulator.mutation():
             stored = self.emulator.state.table(world.PROJECTS)[current["projectId"]]
-            now = world.now_rfc3339()
+            now = now_rfc3339()
             stored.update(state="DELETE_REQUESTED", deleteTime=now, updateTime=now)
-            deleted = world.copy_doc(stored)
+            deleted = copy_doc(stored)
         return self._done(DELETE_METADATA_TYPE, deleted)
 
     def undelete(self, req: Request, project: str) -> dict[str, Any]:
@@ -204,24 +208,24 @@ class ResourceManager:
             stored = self.emulator.state.table(world.PROJECTS)[current["projectId"]]
             stored["state"] = "ACTIVE"
             stored.pop("deleteTime", None)
-            stored["updateTime"] = world.now_rfc3339()
-            restored = world.copy_doc(stored)
+            stored["updateTime"] = now_rfc3339()
+            restored = copy_doc(stored)
         return self._done(UNDELETE_METADATA_TYPE, restored)
 
     # -- IAM --
     def get_iam_policy(self, req: Request, project: str) -> dict[str, Any]:
-        version = iam.requested_policy_version(req)
+        version = requested_policy_version(req)
         found = self._find(req, project, "resourcemanager.projects.getIamPolicy")
-        return iam.policy_for_version(world.project_policy(self.emulator, found["projectId"]), version)
+        return policy_for_version(world.project_policy(self.emulator, found["projectId"]), version)
 
     def set_iam_policy(self, req: Request, project: str) -> dict[str, Any]:
-        bindings, etag, _ = iam.parse_set_policy(req)
+        bindings, etag, _ = parse_set_policy(req)
         found = self._find(req, project, "resourcemanager.projects.setIamPolicy")
-        return iam.set_policy(self.emulator, world.PROJECT_POLICIES, found["projectId"], bindings, etag)
+        return set_policy(self.emulator, world.PROJECT_POLICIES, found["projectId"], bindings, etag)
 
     def test_iam_permissions(self, req: Request, project: str) -> dict[str, Any]:
-        permissions = iam.parse_test_permissions(req)
-        held = iam.permissions_held(self.emulator, req, permissions, f"projects/{project}")
+        permissions = parse_test_permissions(req)
+        held = permissions_held(self.emulator, req, permissions, f"projects/{project}")
         return {"permissions": held} if held else {}
 
     # -- v1 (gcloud) --

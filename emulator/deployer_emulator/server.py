@@ -34,7 +34,7 @@ _FAULT_STATUS = {
 def build_emulator(
     *, state_dir: Path | None, engine: Engine | None, world: str = "open", scenario: dict[str, Any] | None = None
 ) -> Emulator:
-    """The emulator with every surface; a scenario (world.load_scenario) seeds a strict world."""
+    """The emulator with every surface; a scenario (scenario.load_scenario) seeds a strict world."""
     if scenario is not None:
         world = "strict"
     if state_dir is not None:
@@ -49,20 +49,31 @@ def build_emulator(
     from deployer_emulator import (
         artifactregistry,
         billing,
-        cloudbuild,
-        compute,
-        iam,
         resourcemanager,
-        run,
         serviceusage,
-        storage,
     )
-    from deployer_emulator import world as world_model
+    from deployer_emulator.cloudbuild import surface as cloudbuild
+    from deployer_emulator.compute import surface as compute
+    from deployer_emulator.iam import surface as iam
+    from deployer_emulator.run import surface as run
+    from deployer_emulator.storage import surface as storage
 
     for surface in (storage, cloudbuild, artifactregistry, run, compute, resourcemanager, billing, serviceusage, iam):
         surface.register(emulator)
-    world_model.install(emulator, scenario)
+    _make_world(emulator, scenario)
     return emulator
+
+
+def _make_world(emulator: Emulator, scenario: dict[str, Any] | None) -> None:
+    """The strict world enforces IAM and API enablement, and a scenario seeds it; the open world allows all."""
+    if emulator.world != "strict":
+        return
+    from deployer_emulator.iam.enforcer import install_enforcer
+    from deployer_emulator.scenario import seed
+
+    install_enforcer(emulator)
+    if scenario is not None:
+        seed(emulator, scenario)
 
 
 def _register_admin(emulator: Emulator) -> None:

@@ -29,8 +29,10 @@ from typing import Any
 from google.cloud import service_usage_v1
 
 from deployer_emulator import protos, world
+from deployer_emulator.common import copy_doc
 from deployer_emulator.core import Emulator, OperationHandle, Request, paginate
 from deployer_emulator.errors import ApiError, error_info, invalid_argument
+from deployer_emulator.iam.enforcer import visible_project
 
 OPERATION_METADATA_TYPE = "type.googleapis.com/google.api.serviceusage.v1.OperationMetadata"
 BATCH_ENABLE_RESPONSE_TYPE = "type.googleapis.com/google.api.serviceusage.v1.BatchEnableServicesResponse"
@@ -80,13 +82,7 @@ class ServiceUsage:
         self.emulator = emulator
 
     def _project(self, req: Request, project: str, permission: str, resource: str) -> dict[str, Any]:
-        self.emulator.authorize(req, permission, resource)
-        found = world.find_project(self.emulator, project, caller=req.caller)
-        if found is None:
-            from deployer_emulator import iam
-
-            raise iam.denied(req, "serviceusage.googleapis.com", permission, resource, iam.Target())
-        return found
+        return visible_project(self.emulator, req, "serviceusage.googleapis.com", permission, project, resource)
 
     def _service(self, project: dict[str, Any], name: str) -> dict[str, Any]:
         number = world.project_number_of(project)
@@ -162,7 +158,7 @@ class ServiceUsage:
             }
             with self.emulator.mutation():
                 self.emulator.state.table("operations")[done["name"]] = done
-            return world.copy_doc(done)  # type: ignore[no-any-return]
+            return copy_doc(done)
         name = f"operations/acat.p2-{number}-{uuid.uuid4()}"
 
         def work(handle: OperationHandle) -> dict[str, Any]:

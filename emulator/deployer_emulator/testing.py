@@ -13,12 +13,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from requests import Session
+
+C = TypeVar("C")
 
 
 class EmulatorStartError(RuntimeError):
@@ -147,6 +150,20 @@ def caller_credentials(member: str) -> Any:
     from google.oauth2.credentials import Credentials
 
     return Credentials(token=f"emulator:{member}")  # type: ignore[no-untyped-call]
+
+
+def rest_client(client_type: Callable[..., C], handle: EmulatorHandle, member: str) -> C:
+    """A google-cloud client on the emulator (REST transport) that speaks for ``member``."""
+    return client_type(
+        credentials=caller_credentials(member), transport="rest", client_options={"api_endpoint": handle.url}
+    )
+
+
+def error_json(exc: Any) -> dict[str, Any]:
+    """The ``error`` document of the answer a client library raised ``exc`` (a ``GoogleAPICallError``) for."""
+    assert exc.response is not None
+    error: dict[str, Any] = exc.response.json()["error"]
+    return error
 
 
 def engine_available() -> str | None:

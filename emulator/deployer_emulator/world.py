@@ -5,7 +5,7 @@ Two worlds (the emulator's README.md):
 - **open** (the default): any project a request names exists, ACTIVE, with billing on and every known API enabled;
   the first caller to name it is its owner, and nothing is enforced (``emulator.enforcer`` stays None).
 - **strict** (``--world strict`` or ``--scenario FILE``): nothing exists unless a scenario seeds it or a request
-  creates it, and every request is authorized by the enforcer in iam.py.
+  creates it, and every request is authorized by the enforcer in iam/enforcer.py.
 
 This module is the data layer the Resource Manager, Cloud Billing, Service Usage and IAM surfaces share; it has no
 HTTP routes. Documents are stored as the REST JSON the APIs answer with, in ``emulator.state`` tables:
@@ -19,22 +19,18 @@ HTTP routes. Documents are stored as the REST JSON the APIs answer with, in ``em
 - ``SERVICES``: project id -> ``{service name: {"enabledAt": unix seconds}}`` (enabled APIs only)
 - ``SERVICE_ACCOUNTS``: email -> IAM ServiceAccount; ``SERVICE_ACCOUNT_POLICIES``: email -> Policy
 
-Scenario files (JSON or TOML) seed a strict world; ``load_scenario`` validates one and ``seed`` applies it. The
-format is documented in the emulator's README.md.
+Scenario files (JSON or TOML) seed a strict world: scenario.py.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
 import time
-import tomllib
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
+from deployer_emulator.common import copy_doc, now_rfc3339, policy_etag
 from deployer_emulator.core import Emulator
 
 PROJECTS = "resourcemanager.projects"
@@ -56,6 +52,8 @@ PROJECT_ID_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 PROJECT_ID_RESTRICTED = ("google", "ssl", "null", "undefined")
 # Billing account ids look like 012345-6789AB-CDEF01 (https://cloud.google.com/billing/docs/how-to/find-billing-account-id).
 BILLING_ACCOUNT_ID_RE = re.compile(r"^[0-9A-Z]{6}-[0-9A-Z]{6}-[0-9A-Z]{6}$")
+# https://cloud.google.com/iam/docs/reference/rest/v1/projects.serviceAccounts/create: accountId.
+SERVICE_ACCOUNT_ID_RE = re.compile(r"^[a-z]([-a-z0-9]{4,28})[a-z0-9]$")
 
 # The APIs the emulator knows: service name -> (title as Google shows it, needs billing to be enabled).
 # Titles as the Cloud Console and Service Usage's ServiceConfig.title show them; "needs billing" per
@@ -110,23 +108,11 @@ DEFAULT_SERVICES = (
 # https://cloud.google.com/build/docs/cloud-build-service-account-updates).
 CREATES_DEFAULT_COMPUTE_ACCOUNT = ("compute.googleapis.com", "run.googleapis.com", "cloudbuild.googleapis.com")
 
-_IAM_MEMBER_RE = re.compile(
+# An IAM policy member as Google accepts it in a binding.
+MEMBER_RE = re.compile(
     r"allUsers|allAuthenticatedUsers|(?:deleted:)?(?:user|serviceAccount|group):[^@\s]+@[^@\s]+(?:\?uid=\d+)?"
     r"|domain:[a-z0-9.-]+\.[a-z]{2,}|principal(?:Set)?://\S+"
 )
-
-
-class ScenarioError(ValueError):
-    """A scenario file that cannot be used: the message names the file, the field and what is allowed."""
-
-
-def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def new_policy_etag() -> str:
-    # Google's policy etags are 8 bytes starting 0x07 ("BwX…" in base64); the wire form is base64 (bytes field).
-    return base64.b64encode(b"\x07\x06" + os.urandom(6)).decode()
 
 
 def empty_policy() -> dict[str, Any]:
@@ -136,10 +122,6 @@ def empty_policy() -> dict[str, Any]:
 
 def is_open(emulator: Emulator) -> bool:
     return emulator.world != "strict"
-
-
-def copy_doc(doc: Any) -> Any:
-    return json.loads(json.dumps(doc))
 
 
 # -- projects --------------------------------------------------------------------------------------------------
@@ -219,7 +201,7 @@ def create_project(
         doc["deleteTime"] = now
     with emulator.mutation():
         emulator.state.table(PROJECTS)[project_id] = doc
-        policy = {"version": 1, "etag": new_policy_etag()}
+        policy = {"version": 1, "etag": policy_etag()}
         if owner and owner != "anonymous":
             # https://cloud.google.com/resource-manager/docs/creating-managing-projects: the creator is granted
             # the Owner role on the new project.
@@ -233,12 +215,12 @@ def create_project(
         }
         for service in DEFAULT_SERVICES:
             enable_service(emulator, project_id, service, enabled_at=0.0)
-    return copy_doc(doc)  # type: ignore[no-any-return]
+    return copy_doc(doc)
 
 
 def project_policy(emulator: Emulator, project_id: str) -> dict[str, Any]:
     with emulator.state.lock:
-        return copy_doc(emulator.state.table(PROJECT_POLICIES).get(project_id) or empty_policy())  # type: ignore[no-any-return]
+        return copy_doc(emulator.state.table(PROJECT_POLICIES).get(project_id) or empty_policy())
 
 
 def ancestor_policies(emulator: Emulator, parent: str) -> list[dict[str, Any]]:
@@ -274,7 +256,7 @@ def billing_info(emulator: Emulator, project_id: str) -> dict[str, Any]:
                 "billingAccountName": "",
                 "billingEnabled": False,
             }
-        return copy_doc(info)  # type: ignore[no-any-return]
+        return copy_doc(info)
 
 
 def linked_projects(emulator: Emulator, account: str) -> list[str]:
@@ -295,7 +277,7 @@ def link_billing(emulator: Emulator, project_id: str, account: str) -> dict[str,
     }
     with emulator.mutation():
         emulator.state.table(BILLING_INFO)[project_id] = info
-    return copy_doc(info)  # type: ignore[no-any-return]
+    return copy_doc(info)
 
 
 # -- services --------------------------------------------------------------------------------------------------
@@ -387,7 +369,7 @@ def store_service_account(
         doc["description"] = description
     with emulator.mutation():
         emulator.state.table(SERVICE_ACCOUNTS)[email.lower()] = doc
-    return copy_doc(doc)  # type: ignore[no-any-return]
+    return copy_doc(doc)
 
 
 def ensure_default_compute_account(emulator: Emulator, project_id: str) -> None:
@@ -405,12 +387,12 @@ def ensure_default_compute_account(emulator: Emulator, project_id: str) -> None:
         with emulator.mutation():
             policy = emulator.state.table(PROJECT_POLICIES).setdefault(project_id, empty_policy())
             add_binding(policy, "roles/editor", f"serviceAccount:{email}")
-            policy["etag"] = new_policy_etag()
+            policy["etag"] = policy_etag()
 
 
 def service_account_policy(emulator: Emulator, email: str) -> dict[str, Any]:
     with emulator.state.lock:
-        return copy_doc(emulator.state.table(SERVICE_ACCOUNT_POLICIES).get(email.lower()) or empty_policy())  # type: ignore[no-any-return]
+        return copy_doc(emulator.state.table(SERVICE_ACCOUNT_POLICIES).get(email.lower()) or empty_policy())
 
 
 def add_binding(policy: dict[str, Any], role: str, member: str) -> None:
@@ -421,284 +403,3 @@ def add_binding(policy: dict[str, Any], role: str, member: str) -> None:
                 binding["members"].append(member)
             return
     bindings.append({"role": role, "members": [member]})
-
-
-# -- scenarios -------------------------------------------------------------------------------------------------
-_SCENARIO_KEYS = {"settings", "organizations", "folders", "billing_accounts", "projects"}
-_ORGANIZATION_KEYS = {"id", "display_name", "iam"}
-_FOLDER_KEYS = {"id", "parent", "display_name", "iam"}
-_BILLING_KEYS = {"id", "display_name", "open", "project_limit", "parent", "iam"}
-_PROJECT_KEYS = {
-    "id",
-    "parent",
-    "display_name",
-    "labels",
-    "state",
-    "billing_account",
-    "services",
-    "default_services",
-    "iam",
-    "service_accounts",
-}
-_SERVICE_ACCOUNT_KEYS = {"id", "display_name", "description", "iam"}
-_SETTINGS = {"service_enable_delay_s": (int, float), "revision_start_timeout_s": (int, float)}
-
-
-def load_scenario(path: Path) -> dict[str, Any]:
-    """Read and validate a scenario file (``.json`` or ``.toml``); ScenarioError says what is wrong and where."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        reason = "no such file" if isinstance(exc, FileNotFoundError) else exc.strerror
-        raise ScenarioError(f"{path}: cannot read the scenario file: {reason}") from exc
-    try:
-        doc = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-    except (ValueError, tomllib.TOMLDecodeError) as exc:
-        kind = "TOML" if path.suffix == ".toml" else "JSON"
-        raise ScenarioError(f"{path}: not valid {kind}: {exc}") from exc
-    return validate_scenario(doc, str(path))
-
-
-def validate_scenario(doc: Any, source: str = "scenario") -> dict[str, Any]:
-    if not isinstance(doc, dict):
-        raise ScenarioError(f"{source}: the scenario must be a table/object with {sorted(_SCENARIO_KEYS)}")
-    _keys(doc, _SCENARIO_KEYS, source, "")
-    settings = _typed(doc.get("settings", {}), dict, source, "settings")
-    for key, value in settings.items():
-        if key not in _SETTINGS:
-            raise ScenarioError(f"{source}: settings.{key}: unknown setting (allowed: {', '.join(sorted(_SETTINGS))})")
-        if isinstance(value, bool) or not isinstance(value, _SETTINGS[key]) or value < 0:
-            raise ScenarioError(f"{source}: settings.{key} = {value!r}: must be a number of seconds >= 0")
-    organizations = set()
-    for index, org in enumerate(_typed(doc.get("organizations", []), list, source, "organizations")):
-        where = f"organizations[{index}]"
-        _keys(_typed(org, dict, source, where), _ORGANIZATION_KEYS, source, where)
-        org_id = _numeric_id(org.get("id"), source, f"{where}.id")
-        organizations.add(f"organizations/{org_id}")
-        _iam(org.get("iam", {}), source, f"{where}.iam")
-    folders = set()
-    for index, folder in enumerate(_typed(doc.get("folders", []), list, source, "folders")):
-        where = f"folders[{index}]"
-        _keys(_typed(folder, dict, source, where), _FOLDER_KEYS, source, where)
-        folders.add(f"folders/{_numeric_id(folder.get('id'), source, f'{where}.id')}")
-        _iam(folder.get("iam", {}), source, f"{where}.iam")
-    parents = organizations | folders
-    for index, folder in enumerate(doc.get("folders", [])):
-        _parent(folder.get("parent"), parents, source, f"folders[{index}].parent", required=True)
-    accounts = set()
-    for index, account in enumerate(_typed(doc.get("billing_accounts", []), list, source, "billing_accounts")):
-        where = f"billing_accounts[{index}]"
-        _keys(_typed(account, dict, source, where), _BILLING_KEYS, source, where)
-        account_id = account.get("id")
-        if not isinstance(account_id, str) or not BILLING_ACCOUNT_ID_RE.match(account_id):
-            raise ScenarioError(
-                f"{source}: {where}.id = {account_id!r}: a billing account id is three groups of six uppercase "
-                "letters or digits, e.g. 012345-6789AB-CDEF01"
-            )
-        accounts.add(account_id)
-        _typed(account.get("open", True), bool, source, f"{where}.open")
-        limit = account.get("project_limit")
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-            raise ScenarioError(f"{source}: {where}.project_limit = {limit!r}: must be a whole number >= 0")
-        _parent(account.get("parent"), organizations, source, f"{where}.parent", required=False)
-        _iam(account.get("iam", {}), source, f"{where}.iam")
-    seen_projects: set[str] = set()
-    for index, project in enumerate(_typed(doc.get("projects", []), list, source, "projects")):
-        where = f"projects[{index}]"
-        _keys(_typed(project, dict, source, where), _PROJECT_KEYS, source, where)
-        project_id = project.get("id")
-        if not isinstance(project_id, str) or not PROJECT_ID_RE.match(project_id):
-            raise ScenarioError(
-                f"{source}: {where}.id = {project_id!r}: a project id is 6-30 lowercase letters, digits or hyphens, "
-                "starting with a letter and not ending with a hyphen"
-            )
-        if project_id in seen_projects:
-            raise ScenarioError(f"{source}: {where}.id = {project_id!r}: listed twice")
-        seen_projects.add(project_id)
-        _parent(project.get("parent"), parents, source, f"{where}.parent", required=False)
-        state = project.get("state", "ACTIVE")
-        if state not in ("ACTIVE", "DELETE_REQUESTED"):
-            raise ScenarioError(f"{source}: {where}.state = {state!r}: allowed: ACTIVE, DELETE_REQUESTED")
-        account = project.get("billing_account")
-        if account is not None and account not in accounts:
-            raise ScenarioError(
-                f"{source}: {where}.billing_account = {account!r}: not one of the scenario's billing_accounts "
-                f"({', '.join(sorted(accounts)) or 'none'})"
-            )
-        for service in _typed(project.get("services", []), list, source, f"{where}.services"):
-            if service not in KNOWN_SERVICES:
-                raise ScenarioError(
-                    f"{source}: {where}.services: {service!r} is not an API the emulator knows "
-                    f"(known: {', '.join(sorted(KNOWN_SERVICES))})"
-                )
-        _typed(project.get("default_services", True), bool, source, f"{where}.default_services")
-        labels = _typed(project.get("labels", {}), dict, source, f"{where}.labels")
-        if not all(isinstance(v, str) for v in labels.values()):
-            raise ScenarioError(f"{source}: {where}.labels: values must be strings")
-        _iam(project.get("iam", {}), source, f"{where}.iam")
-        for sa_index, account_doc in enumerate(
-            _typed(project.get("service_accounts", []), list, source, f"{where}.service_accounts")
-        ):
-            sa_where = f"{where}.service_accounts[{sa_index}]"
-            _keys(_typed(account_doc, dict, source, sa_where), _SERVICE_ACCOUNT_KEYS, source, sa_where)
-            account_id = account_doc.get("id")
-            if not isinstance(account_id, str) or not SERVICE_ACCOUNT_ID_RE.match(account_id):
-                raise ScenarioError(
-                    f"{source}: {sa_where}.id = {account_id!r}: 6-30 characters, lowercase letters, digits and "
-                    "hyphens, starting with a letter and not ending with a hyphen"
-                )
-            _iam(account_doc.get("iam", {}), source, f"{sa_where}.iam")
-    return doc
-
-
-# https://cloud.google.com/iam/docs/reference/rest/v1/projects.serviceAccounts/create: accountId.
-SERVICE_ACCOUNT_ID_RE = re.compile(r"^[a-z]([-a-z0-9]{4,28})[a-z0-9]$")
-
-
-def _keys(doc: dict[str, Any], allowed: set[str], source: str, where: str) -> None:
-    for key in doc:
-        if key not in allowed:
-            place = f"{where}.{key}" if where else key
-            raise ScenarioError(f"{source}: {place}: unknown key (allowed: {', '.join(sorted(allowed))})")
-
-
-def _typed(value: Any, kind: type, source: str, where: str) -> Any:
-    if not isinstance(value, kind):
-        names = {dict: "a table/object", list: "a list", bool: "true or false", str: "a string"}
-        raise ScenarioError(f"{source}: {where} = {value!r}: must be {names.get(kind, kind.__name__)}")
-    return value
-
-
-def _numeric_id(value: Any, source: str, where: str) -> str:
-    text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
-    if not text.isdigit():
-        raise ScenarioError(f"{source}: {where} = {value!r}: must be a number such as 123456789012")
-    return text
-
-
-def _parent(value: Any, allowed: set[str], source: str, where: str, *, required: bool) -> None:
-    if value is None and not required:
-        return
-    if value not in allowed:
-        raise ScenarioError(
-            f"{source}: {where} = {value!r}: must name one of the scenario's organizations or folders "
-            f"({', '.join(sorted(allowed)) or 'none defined'})"
-        )
-
-
-def _iam(value: Any, source: str, where: str) -> None:
-    for role, members in _typed(value, dict, source, where).items():
-        if not role.startswith("roles/"):
-            raise ScenarioError(f"{source}: {where}: {role!r} is not a role (roles look like roles/run.admin)")
-        for member in _typed(members, list, source, f"{where}.{role!r}"):
-            if not isinstance(member, str) or not _IAM_MEMBER_RE.fullmatch(member):
-                raise ScenarioError(
-                    f"{source}: {where}.{role!r}: {member!r} is not a member (user:EMAIL, serviceAccount:EMAIL, "
-                    "group:EMAIL, domain:DOMAIN, principalSet://..., allUsers, allAuthenticatedUsers)"
-                )
-
-
-def _policy_from(iam: dict[str, list[str]]) -> dict[str, Any]:
-    policy: dict[str, Any] = {"version": 1, "etag": new_policy_etag()}
-    bindings = [{"role": role, "members": list(members)} for role, members in sorted(iam.items()) if members]
-    if bindings:
-        policy["bindings"] = bindings
-    return policy
-
-
-def seed(emulator: Emulator, scenario: dict[str, Any]) -> None:
-    """Apply a validated scenario. Resources that exist already (a restarted emulator with a state dir) are left
-    as they are, so a scenario seeds a world once and never resets what happened since."""
-    for key, value in scenario.get("settings", {}).items():
-        emulator.settings[key] = float(value)
-    with emulator.mutation():
-        for org in scenario.get("organizations", []):
-            name = f"organizations/{org['id']}"
-            emulator.state.table(ORGANIZATIONS).setdefault(
-                name,
-                {
-                    "resource": {
-                        "name": name,
-                        "displayName": org.get("display_name", f"organization {org['id']}"),
-                        "state": "ACTIVE",
-                        "directoryCustomerId": f"C{str(org['id'])[:8]}",
-                    },
-                    "policy": _policy_from(org.get("iam", {})),
-                },
-            )
-        for folder in scenario.get("folders", []):
-            name = f"folders/{folder['id']}"
-            emulator.state.table(FOLDERS).setdefault(
-                name,
-                {
-                    "resource": {
-                        "name": name,
-                        "parent": folder["parent"],
-                        "displayName": folder.get("display_name", f"folder {folder['id']}"),
-                        "state": "ACTIVE",
-                    },
-                    "policy": _policy_from(folder.get("iam", {})),
-                },
-            )
-        for account in scenario.get("billing_accounts", []):
-            name = f"billingAccounts/{account['id']}"
-            record: dict[str, Any] = {
-                "account": {
-                    "name": name,
-                    "open": bool(account.get("open", True)),
-                    "displayName": account.get("display_name", "My Billing Account"),
-                    "masterBillingAccount": "",
-                    "currencyCode": "USD",
-                },
-                "projectLimit": account.get("project_limit"),
-                "policy": _policy_from(account.get("iam", {})),
-            }
-            if account.get("parent"):
-                record["account"]["parent"] = account["parent"]
-            emulator.state.table(BILLING_ACCOUNTS).setdefault(name, record)
-    for project in scenario.get("projects", []):
-        project_id = project["id"]
-        with emulator.state.lock:
-            exists = project_id in emulator.state.table(PROJECTS)
-        if exists:
-            continue
-        create_project(
-            emulator,
-            project_id,
-            parent=project.get("parent", ""),
-            owner="",
-            display_name=project.get("display_name", ""),
-            labels=project.get("labels"),
-            state=project.get("state", "ACTIVE"),
-        )
-        with emulator.mutation():
-            emulator.state.table(PROJECT_POLICIES)[project_id] = _policy_from(project.get("iam", {}))
-            if not project.get("default_services", True):
-                emulator.state.table(SERVICES)[project_id] = {}
-        if project.get("billing_account"):
-            link_billing(emulator, project_id, f"billingAccounts/{project['billing_account']}")
-        for service in project.get("services", []):
-            enable_service(emulator, project_id, service, enabled_at=0.0)
-        for account_doc in project.get("service_accounts", []):
-            email = service_account_email(account_doc["id"], project_id)
-            store_service_account(
-                emulator,
-                project_id,
-                email,
-                display_name=account_doc.get("display_name", ""),
-                description=account_doc.get("description", ""),
-            )
-            if account_doc.get("iam"):
-                with emulator.mutation():
-                    emulator.state.table(SERVICE_ACCOUNT_POLICIES)[email] = _policy_from(account_doc["iam"])
-
-
-def install(emulator: Emulator, scenario: dict[str, Any] | None) -> None:
-    """Make the emulator's world: the strict one enforces IAM and API enablement, and a scenario seeds it."""
-    if emulator.world != "strict":
-        return
-    from deployer_emulator import iam
-
-    iam.install(emulator)
-    if scenario is not None:
-        seed(emulator, scenario)
