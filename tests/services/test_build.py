@@ -1,4 +1,5 @@
-"""gcloud as an independent client of the emulator: Artifact Registry repositories and `gcloud builds submit`.
+"""Builds (services/build.py) seen by gcloud, an independent client of the emulator: Artifact Registry
+repositories and `gcloud builds submit`.
 
 gcloud is isolated with its own CLOUDSDK_CONFIG; its properties are set through CLOUDSDK_* environment variables
 (the same properties `gcloud config set` writes), pointing every API at the emulator.
