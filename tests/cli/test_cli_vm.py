@@ -114,13 +114,14 @@ def test_deploy_creates_a_g2_vm_whose_user_data_installs_the_driver_before_the_c
     assert "gce-container-declaration" not in {item.key for item in vm.metadata.items}
     cloud_config = yaml.safe_load(user_data(vm))
     units = {f["path"].rsplit("/", 1)[-1]: f["content"] for f in cloud_config["write_files"]}
-    assert list(units) == ["deployer-gpu-driver.service", "deployer-app.service"]
+    assert list(units) == ["trainer.env", "deployer-gpu-driver.service", "deployer-app.service"]
     assert "ExecStart=/usr/bin/cos-extensions install gpu" in units["deployer-gpu-driver.service"]
     app_unit = units["deployer-app.service"]
     assert "Requires=deployer-gpu-driver.service" in app_unit
     assert "After=gcr-online.target docker.socket deployer-gpu-driver.service" in app_unit
     assert f"{doc['image']}@{doc['digest']} --epochs 10" in app_unit
-    assert "-e WANDB_MODE=offline" in app_unit
+    assert "-e WANDB_MODE " in app_unit
+    assert 'WANDB_MODE="offline"' in units["trainer.env"]
     assert "--device /dev/nvidia0:/dev/nvidia0" in app_unit
 
 
@@ -292,7 +293,7 @@ def test_an_env_change_updates_the_container_without_a_build(emulator: EmulatorH
     update = next(step for step in doc["steps"] if step["action"] == "update")
     assert "container settings" in update["summary"]
     vm = instances(emulator).get(project=project, zone="europe-west4-a", instance="trainer")
-    assert "-e WANDB_MODE=online" in user_data(vm)
+    assert 'WANDB_MODE="online"' in user_data(vm)
 
 
 def test_a_new_machine_shape_recreates_the_vm_and_the_plan_says_so(emulator: EmulatorHandle, tmp_path: Path) -> None:
