@@ -52,8 +52,8 @@ class _Root(TyperGroup):
             if _verbose(ctx):
                 _print_traceback()
             raise typer.Exit(report_error(error, as_json=_as_json(ctx))) from None
-        except (KeyboardInterrupt, typer.Abort):  # click turns Ctrl-C at a question into Abort
-            raise typer.Exit(report_interrupt(as_json=_as_json(ctx))) from None
+        except (KeyboardInterrupt, typer.Abort) as interrupt:  # click turns Ctrl-C at a question into Abort
+            raise typer.Exit(report_interrupt(interrupt, as_json=_as_json(ctx))) from None
         except Exception as exc:
             if _verbose(ctx):
                 _print_traceback()

@@ -100,8 +100,8 @@ def render_plan(steps: list[dict[str, Any]], *, with_requests: bool, stream: IO[
     out(f"{changes} change(s), {len(steps) - changes} unchanged", stream=stream)
 
 
-def _error_document(message: str, hint: str | None, exit_code: int) -> None:
-    emit_json({"error": {"message": message, "hint": hint, "exit_code": exit_code}})
+def _error_document(message: str, hint: str | None, exit_code: int, **facts: Any) -> None:
+    emit_json({"error": {"message": message, "hint": hint, "exit_code": exit_code, **facts}})
 
 
 def _err(text: str) -> None:
@@ -117,12 +117,24 @@ def report_error(error: DeployerError, *, as_json: bool) -> int:
     return int(error.exit_code)
 
 
-def report_interrupt(*, as_json: bool) -> int:
-    message = "interrupted: nothing half-done is left behind"
-    hint = "run the same command again to finish"
+def report_interrupt(interrupt: BaseException | None = None, *, as_json: bool) -> int:
+    """Say what an interrupt left: a flow's interrupt knows the step that was running and the steps done and left
+    (``plan.Interrupted``); any other says only that it stopped, since it cannot know more."""
+    from deployer.plan import Interrupted
+
+    if isinstance(interrupt, Interrupted):
+        message, facts = interrupt.describe()
+        hint = (
+            "run the same command again: it reads what exists and finishes the rest"
+            if facts["changes_started"]
+            else "run the same command again when you want it"
+        )
+    else:
+        message, facts = "interrupted", {}
+        hint = "run the same command again to finish"
     if as_json:
-        _error_document(message, hint, int(ExitCode.INTERRUPTED))
-    print(f"{message}; {hint}", file=sys.stderr)
+        _error_document(message, hint, int(ExitCode.INTERRUPTED), **facts)
+    _err(f"{message}\n  {hint}")
     return int(ExitCode.INTERRUPTED)
 
 

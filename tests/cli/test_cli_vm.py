@@ -305,9 +305,17 @@ def test_a_new_machine_shape_recreates_the_vm_and_the_plan_says_so(emulator: Emu
     dry = run_json(emulator, "deploy", "trainer", "-C", str(directory), "--dry-run")
     step = next(step for step in dry["steps"] if step["resource"].endswith("/instances/trainer"))
     assert step["summary"].startswith("recreate VM trainer")
+    assert "its boot disk and everything on it is lost" in step["summary"]
     assert "machine type g2-standard-8 → g2-standard-12" in step["summary"]
     emulator.mark()
-    run_json(emulator, "deploy", "trainer", "-C", str(directory))
+    # A plain deploy asks before it deletes the boot disk; without a terminal to ask on it is refused.
+    for extra in ((), ("--json",)):
+        refused = invoke(emulator, "deploy", "trainer", "-C", str(directory), *extra)
+        assert refused.exit_code == 2, refused.stderr
+        assert "Recreate VM trainer, deleting its boot disk and everything on it?" in refused.stderr
+        assert "--yes" in refused.stderr
+    assert mutations(emulator) == []
+    run_json(emulator, "deploy", "trainer", "-C", str(directory), "--yes")
     base = f"/compute/v1/projects/{project}/zones/europe-west4-a/instances"
     assert mutations(emulator) == [f"DELETE {base}/trainer", f"POST {base}"]
     vm = instances(emulator).get(project=project, zone="europe-west4-a", instance="trainer")
