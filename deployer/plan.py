@@ -30,6 +30,9 @@ class Step:
     summary: str  # one line a person reads: what and why
     request: dict[str, Any] | None = None  # {"method", "url", "body"}: the request it would send (None for no-ops)
     apply: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+    # Has the server check the request without applying it (validate_only), for a dry run; None where the API
+    # offers no such check.
+    validate: Callable[[], object] | None = field(default=None, repr=False, compare=False)
     # The question a step that loses something (a VM's boot disk) asks before it applies, even without --diff.
     confirm: str | None = None
 
@@ -66,6 +69,12 @@ class Plan:
 
     def to_json(self, *, with_request: bool = False) -> list[dict[str, Any]]:
         return [s.to_json(with_request=with_request) for s in self.steps]
+
+    def validate(self) -> None:
+        """A dry run's server-side check of each change that has one; nothing is created or changed."""
+        for step in self.changes:
+            if step.validate is not None:
+                step.validate()
 
     def apply(self) -> None:
         for step in self.steps:

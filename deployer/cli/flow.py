@@ -2,7 +2,8 @@
 
 1. plan: the command's service computes a Result (reads only) inside a context manager, whose resources (a packed
    build context) live until the apply is done;
-2. ``--dry-run``: print the plan with the requests it would send (or the JSON document) and stop;
+2. ``--dry-run``: have the server check the steps whose API can (Cloud Run's ``validate_only``), print the plan
+   with the requests it would send (or the JSON document) and stop;
 3. review: with ``--diff``, for a command that always asks (destroy, bootstrap), or when a step loses something
    (a VM recreated loses its boot disk: ``Step.confirm``), show the changes and ask; ``--yes`` answers yes;
    without a terminal to ask on, the command is refused (BadInput, exit 2) before any change;
@@ -56,7 +57,9 @@ def run(
         with planned as result:
             plan = result.plan
             result.dry_run = flags.dry_run
-            if not flags.dry_run:
+            if flags.dry_run:
+                result.plan.validate()
+            else:
                 review(result.plan, flags, ask=ask)
                 result.apply()
     except Interrupted:
