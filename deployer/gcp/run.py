@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from deployer.errors import DeployerError
 from deployer.gcp.clients import Clients
 from deployer.gcp.errors import google_call
 
@@ -126,6 +127,15 @@ class CloudRunAdapter:
         try:
             with google_call("waiting for the Cloud Run revision", project=project):
                 result = operation.result(timeout=timeout_s, polling=_polling(timeout_s))
+        except TimeoutError as exc:  # concurrent.futures.TimeoutError is this one since Python 3.11
+            # Only our wait ended: Cloud Run goes on rolling out, and moves traffic only once the revision is ready.
+            service = name.rsplit("/", 1)[-1]
+            raise DeployerError(
+                f"the rollout of Cloud Run service {service} did not finish within {int(timeout_s)}s: it is still in "
+                "progress on Google's side, and traffic is unchanged until its new revision is ready",
+                f"see where it stands with `deployer status {service}` (or the service's Revisions page in the Cloud "
+                "Console), then run the deploy again: it finds the revision and finishes",
+            ) from exc
         except Exception as exc:
             cause = exc.__cause__ if isinstance(exc.__cause__, gexc.GoogleAPICallError) else None
             if cause is None or isinstance(cause, gexc.PermissionDenied | gexc.Unauthenticated):
