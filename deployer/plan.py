@@ -30,6 +30,11 @@ class Step:
     summary: str  # one line a person reads: what and why
     request: dict[str, Any] | None = None  # {"method", "url", "body"}: the request it would send (None for no-ops)
     apply: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+    # Has the server check the request without applying it (validate_only), for a dry run; None where the API
+    # offers no such check.
+    validate: Callable[[], object] | None = field(default=None, repr=False, compare=False)
+    # The question a step that loses something (a VM's boot disk) asks before it applies, even without --diff.
+    confirm: str | None = None
 
     @property
     def mutating(self) -> bool:
@@ -45,6 +50,9 @@ class Step:
 @dataclass
 class Plan:
     steps: list[Step] = field(default_factory=list)
+    # Where an apply got to, so an interrupt can say what was done and what was running (not compared).
+    applied: list[Step] = field(default_factory=list, compare=False, repr=False)
+    running: Step | None = field(default=None, compare=False, repr=False)
 
     def add(self, step: Step) -> Step:
         self.steps.append(step)
@@ -54,13 +62,58 @@ class Plan:
     def changes(self) -> list[Step]:
         return [s for s in self.steps if s.mutating]
 
+    @property
+    def questions(self) -> list[str]:
+        """What the plan's changes must ask before they apply (a recreate that loses a boot disk)."""
+        return [s.confirm for s in self.changes if s.confirm]
+
     def to_json(self, *, with_request: bool = False) -> list[dict[str, Any]]:
         return [s.to_json(with_request=with_request) for s in self.steps]
+
+    def validate(self) -> None:
+        """A dry run's server-side check of each change that has one; nothing is created or changed."""
+        for step in self.changes:
+            if step.validate is not None:
+                step.validate()
 
     def apply(self) -> None:
         for step in self.steps:
             if step.apply is not None:
+                self.running = step
                 step.apply()
+                self.applied.append(step)
+        self.running = None
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a flow, with what it knows: whether the plan had started to apply, the step that was running,
+    the steps done and those left. It is a KeyboardInterrupt, so whatever catches one still does."""
+
+    def __init__(self, plan: Plan | None) -> None:
+        super().__init__()
+        self.plan = plan
+
+    def describe(self) -> tuple[str, dict[str, Any]]:
+        """The message, and the same facts for the JSON error document."""
+        plan = self.plan
+        if plan is None or (plan.running is None and not plan.applied):
+            return "interrupted before any change was made", {"changes_started": False}
+        running = plan.running
+        done = [s for s in plan.applied if s.mutating]
+        left = [s for s in plan.changes if s not in plan.applied and s is not running]
+        parts = []
+        if running is not None:
+            parts.append(f"while this step was running: {running.summary} ({running.resource}); it may be half-done")
+        parts.append(f"done: {'; '.join(s.summary for s in done)}" if done else "no step had finished")
+        if left:
+            parts.append(f"not started: {'; '.join(s.summary for s in left)}")
+        facts = {
+            "changes_started": True,
+            "running": running.to_json() if running else None,
+            "done": [s.to_json() for s in done],
+            "left": [s.to_json() for s in left],
+        }
+        return "interrupted " + "; ".join(parts), facts
 
 
 @dataclass

@@ -50,18 +50,24 @@ class _Root(TyperGroup):
             raise  # typer.Exit carries a code already; click reports usage errors itself (exit 2)
         except DeployerError as error:
             if _verbose(ctx):
-                import traceback
-
-                traceback.print_exc()
+                _print_traceback()
             raise typer.Exit(report_error(error, as_json=_as_json(ctx))) from None
-        except (KeyboardInterrupt, typer.Abort):  # click turns Ctrl-C at a question into Abort
-            raise typer.Exit(report_interrupt(as_json=_as_json(ctx))) from None
+        except (KeyboardInterrupt, typer.Abort) as interrupt:  # click turns Ctrl-C at a question into Abort
+            raise typer.Exit(report_interrupt(interrupt, as_json=_as_json(ctx))) from None
         except Exception as exc:
             if _verbose(ctx):
-                import traceback
-
-                traceback.print_exc()
+                _print_traceback()
             raise typer.Exit(report_unexpected(exc, as_json=_as_json(ctx))) from None
+
+
+def _print_traceback() -> None:
+    import sys
+    import traceback
+
+    from deployer.masking import mask_text
+
+    # A traceback quotes exception messages and request bodies: secret values are masked there too.
+    print(mask_text(traceback.format_exc()), file=sys.stderr, end="", flush=True)
 
 
 # The commands' --json and --verbose record themselves in the context's meta (shared by the whole tree) as they

@@ -23,9 +23,11 @@ def show(
 ) -> None:
     """Print the resolved configuration and where each value came from (flag, env, file, gcloud, default)."""
     from deployer.cli.output import emit_json, out
+    from deployer.masking import mask
 
     config = common.load(directory, config_file, project=project, region=region, repository=repository)
-    described = config.describe()
+    # Secret env values are masked, by name, before anything is printed (short values too).
+    described = mask(config.describe())
     if as_json:
         emit_json(described)
         return
@@ -38,7 +40,8 @@ def show(
     out("[build]")
     for key, value in described["build"].items():
         out(f"  {key:<24} {value}")
-    for name, service in described["services"].items():
-        out(f"[services.{name}]")
-        for key, value in service.items():
-            out(f"  {key:<24} {value}")
+    for section in ("services", "vms"):
+        for name, table in described[section].items():
+            out(f"[{section}.{name}]")
+            for key, value in table.items():
+                out(f"  {key:<24} {value}")

@@ -16,6 +16,8 @@ def demo(
 
     Starts an emulator on a free port, builds the sample's Dockerfile through Cloud Build, pushes it to Artifact
     Registry, deploys it to Cloud Run, calls it, then stops everything it started. No Google account needed.
+    Without a working container engine (podman or docker) the image is not built and the app does not run: the
+    demo says so, and how to install one on this system.
     """
     from deployer.cli.output import ConsoleReporter, emit_json, out
     from deployer.services.demo import run_demo
@@ -28,3 +30,5 @@ def demo(
     reporter.finished()
     out(f"Service URL: {outcome.url}")
     out(f"Answer:      {outcome.answer}")
+    if outcome.not_shown:
+        out(f"Not shown:   {outcome.not_shown}")

@@ -2,10 +2,15 @@
 
 1. plan: the command's service computes a Result (reads only) inside a context manager, whose resources (a packed
    build context) live until the apply is done;
-2. ``--dry-run``: print the plan with the requests it would send (or the JSON document) and stop;
-3. review: with ``--diff``, or for a command that always asks (destroy, bootstrap), show the changes and ask;
-   ``--yes`` answers yes; without a terminal to ask on, the command is refused (BadInput, exit 2) before any change;
+2. ``--dry-run``: have the server check the steps whose API can (Cloud Run's ``validate_only``), print the plan
+   with the requests it would send (or the JSON document) and stop;
+3. review: with ``--diff``, for a command that always asks (destroy, bootstrap), or when a step loses something
+   (a VM recreated loses its boot disk: ``Step.confirm``), show the changes and ask; ``--yes`` answers yes;
+   without a terminal to ask on, the command is refused (BadInput, exit 2) before any change;
 4. apply the plan, then render: the command's human lines, or the JSON document with ``--json``.
+
+Ctrl-C becomes ``plan.Interrupted``, which knows whether anything had started to change, the step that was running
+and the steps done and left: the root handler (cli/app.py) says exactly that.
 
 Under ``--json`` stdout holds the one JSON document, so the changes shown for review go to stderr.
 """
@@ -45,12 +50,22 @@ def run(
 ) -> R:
     """Plan, review, apply and render. ``ask`` is the question of a command that asks even without ``--diff``."""
     from deployer.cli.output import emit_json, render_plan
+    from deployer.plan import Interrupted
 
-    with planned as result:
-        result.dry_run = flags.dry_run
-        if not flags.dry_run:
-            review(result.plan, flags, ask=ask)
-            result.apply()
+    plan: Plan | None = None
+    try:
+        with planned as result:
+            plan = result.plan
+            result.dry_run = flags.dry_run
+            if flags.dry_run:
+                result.plan.validate()
+            else:
+                review(result.plan, flags, ask=ask)
+                result.apply()
+    except Interrupted:
+        raise
+    except (KeyboardInterrupt, typer.Abort):  # click turns Ctrl-C at a question into Abort
+        raise Interrupted(plan) from None
     if flags.as_json:
         emit_json(result.to_json(with_requests=flags.dry_run))
     elif flags.dry_run:
@@ -64,14 +79,15 @@ def review(plan: Plan, flags: Flags, *, ask: str | None = None) -> None:
     """Show the changes and ask, when ``--diff`` or the command asks for it; a "no" exits 1 with nothing changed."""
     from deployer.cli.output import render_plan
 
-    asking = flags.diff or ask is not None
+    questions = plan.questions
+    asking = flags.diff or ask is not None or bool(questions)
     if not asking:
         return
     wanted = bool(plan.changes) and not flags.yes
     # --diff shows the plan even when --yes answers for it; a command that asks shows it when it asks.
     if flags.diff or wanted:
         render_plan(plan.to_json(), with_requests=False, stream=sys.stderr if flags.as_json else sys.stdout)
-    if wanted and not confirm(ask or "Apply these changes?"):
+    if wanted and not confirm(" ".join(questions) or ask or "Apply these changes?"):
         raise typer.Exit(1)
 
 

@@ -2,6 +2,9 @@
 
 A spinner on a terminal, plain lines otherwise (CI logs stay readable). rich is imported only when a terminal
 needs it, so commands stay quick to start.
+
+Everything printed passes through ``deployer.masking`` here, the one place: secret env values never reach a
+terminal or a CI log, whichever command or error path prints them.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import IO, Any
 
 from deployer.errors import DeployerError, ExitCode
+from deployer.masking import mask, mask_text
 
 
 def _interactive() -> bool:
@@ -34,6 +38,7 @@ class ConsoleReporter:
             self._console = Console(stderr=True, highlight=False)
 
     def _line(self, text: str, style: str | None = None) -> None:
+        text = mask_text(text)
         if self._console is not None:
             self._console.print(text, style=style, markup=False)
         else:
@@ -67,17 +72,20 @@ class ConsoleReporter:
 
 
 def emit_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, indent=2, sort_keys=False) + "\n")
+    sys.stdout.write(json.dumps(mask(document), indent=2, sort_keys=False) + "\n")
     sys.stdout.flush()
 
 
 def out(text: str = "", *, stream: IO[str] | None = None) -> None:
-    print(text, file=stream or sys.stdout, flush=True)
+    print(mask_text(text), file=stream or sys.stdout, flush=True)
 
 
 def render_plan(steps: list[dict[str, Any]], *, with_requests: bool, stream: IO[str] | None = None) -> None:
-    """A plan (on stdout unless ``stream``): each step, no-op or not, and (for a dry run) the request it would send."""
+    """A plan (on stdout unless ``stream``): each step, no-op or not, and (for a dry run) the request it would send.
 
+    Secret env values in the bodies are masked by name (Cloud Run's env entries) before the body is printed; ``out``
+    masks the rest by value."""
+    steps = mask(steps)
     for step in steps:
         marker = "=" if step["action"] == "noop" else "+" if step["action"] == "create" else "~"
         out(f"{marker} {step['action']:<7} {step['resource']}", stream=stream)
@@ -92,25 +100,41 @@ def render_plan(steps: list[dict[str, Any]], *, with_requests: bool, stream: IO[
     out(f"{changes} change(s), {len(steps) - changes} unchanged", stream=stream)
 
 
-def _error_document(message: str, hint: str | None, exit_code: int) -> None:
-    emit_json({"error": {"message": message, "hint": hint, "exit_code": exit_code}})
+def _error_document(message: str, hint: str | None, exit_code: int, **facts: Any) -> None:
+    emit_json({"error": {"message": message, "hint": hint, "exit_code": exit_code, **facts}})
+
+
+def _err(text: str) -> None:
+    print(mask_text(text), file=sys.stderr, flush=True)
 
 
 def report_error(error: DeployerError, *, as_json: bool) -> int:
     if as_json:
         _error_document(error.message, error.hint, int(error.exit_code))
-    print(f"error: {error.message}", file=sys.stderr)
+    _err(f"error: {error.message}")
     if error.hint:
-        print(f"  fix: {error.hint}", file=sys.stderr)
+        _err(f"  fix: {error.hint}")
     return int(error.exit_code)
 
 
-def report_interrupt(*, as_json: bool) -> int:
-    message = "interrupted: nothing half-done is left behind"
-    hint = "run the same command again to finish"
+def report_interrupt(interrupt: BaseException | None = None, *, as_json: bool) -> int:
+    """Say what an interrupt left: a flow's interrupt knows the step that was running and the steps done and left
+    (``plan.Interrupted``); any other says only that it stopped, since it cannot know more."""
+    from deployer.plan import Interrupted
+
+    if isinstance(interrupt, Interrupted):
+        message, facts = interrupt.describe()
+        hint = (
+            "run the same command again: it reads what exists and finishes the rest"
+            if facts["changes_started"]
+            else "run the same command again when you want it"
+        )
+    else:
+        message, facts = "interrupted", {}
+        hint = "run the same command again to finish"
     if as_json:
-        _error_document(message, hint, int(ExitCode.INTERRUPTED))
-    print(f"{message}; {hint}", file=sys.stderr)
+        _error_document(message, hint, int(ExitCode.INTERRUPTED), **facts)
+    _err(f"{message}\n  {hint}")
     return int(ExitCode.INTERRUPTED)
 
 
@@ -119,6 +143,6 @@ def report_unexpected(exc: Exception, *, as_json: bool) -> int:
     hint = "run again with --verbose for the traceback, and report it"
     if as_json:
         _error_document(message, hint, int(ExitCode.FAILED))
-    print(f"error: {message}", file=sys.stderr)
-    print(f"  ({hint})", file=sys.stderr)
+    _err(f"error: {message}")
+    _err(f"  ({hint})")
     return int(ExitCode.FAILED)

@@ -89,6 +89,18 @@ check_env_name_syntax = matching(
 )
 
 
+def secret_env_problems(env: dict[str, str], secret_env: tuple[str, ...]) -> list[str]:
+    """``secret_env`` may only name keys of ``env``: a misspelt mark would leave the real key unmasked."""
+    unknown = [name for name in secret_env if name not in env]
+    if not unknown:
+        return []
+    allowed = ", ".join(sorted(env)) or "none: env is empty"
+    return [
+        f"secret_env = {list(secret_env)} names {', '.join(quoted(n) for n in unknown)}, which env does not set; "
+        f"secret_env lists keys of env (here: {allowed})"
+    ]
+
+
 def check_email(value: str) -> str:
     if value and not _EMAIL_RE.fullmatch(value):
         raise ValueError('a service account is an email address like "runner@my-proj.iam.gserviceaccount.com"')

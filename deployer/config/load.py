@@ -22,6 +22,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from deployer import masking
 from deployer.config.bootstrap import BootstrapConfig
 from deployer.config.build import BuildConfig
 from deployer.config.checks import check_project, check_region, check_repository, did_you_mean
@@ -220,6 +221,7 @@ def load_config(
     errors: list[str] = []
     file_config = FileConfig()
     if document is not None:
+        _remember_secrets(document.table)
         try:
             file_config = FileConfig.model_validate(document.table)
         except ValidationError as exc:
@@ -252,6 +254,22 @@ def load_config(
         vms=dict(file_config.vms),
         bootstrap=file_config.bootstrap,
     )
+
+
+def _remember_secrets(table: Mapping[str, Any]) -> None:
+    """Remember every target's secret env values as written, before validation: an error message that quotes a
+    bad value, and every later output, then masks them (deployer/masking.py)."""
+    for section in ("services", "vms"):
+        targets = table.get(section)
+        if not isinstance(targets, Mapping):
+            continue
+        for target in targets.values():
+            if not isinstance(target, Mapping) or not isinstance(target.get("env"), Mapping):
+                continue
+            # A wrongly typed value (a number) is quoted by its error message too.
+            env = {str(k): str(v) for k, v in target["env"].items() if isinstance(v, str | int | float)}
+            marked = target.get("secret_env")
+            masking.remember(env, [str(n) for n in marked] if isinstance(marked, list | tuple) else ())
 
 
 def _resolve(

@@ -29,6 +29,7 @@ from deployer.config.checks import (
     normalize_memory,
     parse_duration,
     quoted,
+    secret_env_problems,
 )
 
 _SERVICE_RE = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
@@ -107,6 +108,8 @@ class ServiceConfig(BaseModel):
     dockerfile: RelativePath = "Dockerfile"
     context: RelativePath = "."
     env: dict[EnvName, str] = Field(default_factory=dict)
+    # More env keys whose values are shown masked, beyond the names that look secret (deployer/masking.py).
+    secret_env: tuple[EnvName, ...] = ()
     cpu: Cpu = "1"
     memory: Memory = "512Mi"
     min_instances: StrictInt = Field(default=0, ge=0, le=1000)
@@ -122,7 +125,7 @@ class ServiceConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check_combinations(self) -> ServiceConfig:
-        problems: list[str] = []
+        problems: list[str] = secret_env_problems(self.env, self.secret_env)
         if self.min_instances > self.max_instances:
             problems.append(
                 f"min_instances = {self.min_instances} is more than max_instances = {self.max_instances}; "

@@ -22,7 +22,14 @@ from pydantic import (
 )
 
 from deployer import gpu as catalogue
-from deployer.config.checks import RelativePath, ServiceAccountEmail, check_env_name_syntax, matching, parse_duration
+from deployer.config.checks import (
+    RelativePath,
+    ServiceAccountEmail,
+    check_env_name_syntax,
+    matching,
+    parse_duration,
+    secret_env_problems,
+)
 
 _VM_NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 _ZONE_RE = re.compile(r"^[a-z]+-[a-z]+[0-9]+-[a-z]$")
@@ -132,6 +139,8 @@ class VmConfig(BaseModel):
     args: tuple[str, ...] = ()
     command: tuple[str, ...] = ()
     env: dict[VmEnvName, VmEnvValue] = Field(default_factory=dict)
+    # More env keys whose values are shown masked, beyond the names that look secret (deployer/masking.py).
+    secret_env: tuple[VmEnvName, ...] = ()
     disk_gb: StrictInt | None = Field(default=None, le=MAX_DISK_GB, description="Boot disk size in GB.")
     restart: Literal["always", "on-failure", "no"] = "always"
     service_account: ServiceAccountEmail = ""
@@ -153,6 +162,7 @@ class VmConfig(BaseModel):
                     f'gpu_driver_version = "{self.gpu_driver_version}" is set but machine_type = '
                     f'"{self.machine_type}" has no GPU; add gpu = {{ ... }} or remove gpu_driver_version'
                 )
+        problems += secret_env_problems(self.env, self.secret_env)
         if len(set(self.ports)) != len(self.ports):
             problems.append(f"ports = {list(self.ports)} lists a port twice; list each port once")
         if (

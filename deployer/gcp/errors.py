@@ -127,6 +127,8 @@ def translate(exc: Exception, *, action: str, project: str | None = None) -> Dep
 
     if isinstance(exc, DeployerError):
         return exc
+    if _is_credentials_error(exc):
+        return credentials_error(exc, action=action)
     if not isinstance(exc, gexc.GoogleAPICallError):
         return _transport_error(exc, action=action)
 
@@ -185,6 +187,34 @@ def translate(exc: Exception, *, action: str, project: str | None = None) -> Dep
     if isinstance(exc, gexc.ServiceUnavailable | gexc.InternalServerError | gexc.GatewayTimeout):
         return DeployerError(f"{action} failed: Google answered {exc.code}: {message}", "retry in a minute")
     return DeployerError(f"{action} failed: {message}", None)
+
+
+def _is_credentials_error(exc: BaseException) -> bool:
+    """google.auth could not get a token: refused (expired or revoked login, a deleted account) or none found.
+
+    Its TransportError (the token endpoint unreachable) is a network problem and is left to ``_transport_error``.
+    The error may come wrapped by the client library, so the causes are looked at too.
+    """
+    from google.auth import exceptions as auth_exc
+
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, auth_exc.RefreshError | auth_exc.DefaultCredentialsError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def credentials_error(exc: BaseException, *, action: str) -> DeployerError:
+    """What to do when the login is no longer good: log in again (never "check the network")."""
+    return DeployerError(
+        f"{action} failed: the Google credentials could not be refreshed ({type(exc).__name__}: {exc}); the login "
+        "has expired or was revoked",
+        "log in again: `gcloud auth application-default login`; in GitHub Actions, check the "
+        "google-github-actions/auth step (workload identity provider and service account)",
+    )
 
 
 def _transport_error(exc: Exception, *, action: str) -> DeployerError:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from deployer.errors import DeployerError
 from deployer.gcp.clients import Clients
 from deployer.gcp.errors import google_call
 
@@ -71,23 +73,51 @@ class CloudRunAdapter:
             except gexc.NotFound:
                 return None
 
-    def create_service(self, parent: str, service_id: str, body: dict[str, Any], *, timeout_s: float) -> RunService:
+    def create_service(
+        self, parent: str, service_id: str, body: dict[str, Any], *, timeout_s: float, validate_only: bool = False
+    ) -> RunService:
+        """Create the service and wait for its revision; ``validate_only`` has Google check the request and create
+        nothing (a dry run the server checked)."""
         from google.cloud import run_v2
 
         service = run_v2.Service.from_json(json.dumps(body), ignore_unknown_fields=False)
         project = parent.split("/")[1]
-        with google_call(f"creating Cloud Run service {service_id}", project=project):
-            operation = self._clients.run_services.create_service(parent=parent, service=service, service_id=service_id)
+        doing = "checking (validate_only) the creation of" if validate_only else "creating"
+        with google_call(f"{doing} Cloud Run service {service_id}", project=project):
+            request = run_v2.CreateServiceRequest(
+                parent=parent, service=service, service_id=service_id, validate_only=validate_only
+            )
+            operation = self._clients.run_services.create_service(request=request)
         return self._wait(operation, f"{parent}/services/{service_id}", timeout_s)
 
-    def update_service(self, body: dict[str, Any], *, timeout_s: float) -> RunService:
-        from google.cloud import run_v2
+    def update_service(
+        self,
+        body: dict[str, Any],
+        *,
+        timeout_s: float,
+        update_mask: Sequence[str],
+        validate_only: bool = False,
+    ) -> RunService:
+        """Update only the fields ``update_mask`` names (proto paths, snake_case) and wait for the revision.
 
-        # Documents read from the API may carry fields newer than this client knows: keep what it can.
+        The body is the service as read, with deployer's fields set; fields newer than this client library are
+        dropped from it when it is parsed, and the mask keeps Google from clearing them: only what deployer owns
+        is written. (A field newer than the library inside a container is still lost, since the mask can only
+        name the whole ``template.containers`` list.)
+        """
+        from google.cloud import run_v2
+        from google.protobuf import field_mask_pb2
+
         service = run_v2.Service.from_json(json.dumps(body), ignore_unknown_fields=True)
         project = body["name"].split("/")[1]
-        with google_call(f"updating Cloud Run service {body['name'].rsplit('/', 1)[-1]}", project=project):
-            operation = self._clients.run_services.update_service(service=service)
+        doing = "checking (validate_only) the update of" if validate_only else "updating"
+        with google_call(f"{doing} Cloud Run service {body['name'].rsplit('/', 1)[-1]}", project=project):
+            request = run_v2.UpdateServiceRequest(
+                service=service,
+                update_mask=field_mask_pb2.FieldMask(paths=list(update_mask)),
+                validate_only=validate_only,
+            )
+            operation = self._clients.run_services.update_service(request=request)
         return self._wait(operation, body["name"], timeout_s)
 
     def _wait(self, operation: Any, name: str, timeout_s: float) -> RunService:
@@ -97,6 +127,15 @@ class CloudRunAdapter:
         try:
             with google_call("waiting for the Cloud Run revision", project=project):
                 result = operation.result(timeout=timeout_s, polling=_polling(timeout_s))
+        except TimeoutError as exc:  # concurrent.futures.TimeoutError is this one since Python 3.11
+            # Only our wait ended: Cloud Run goes on rolling out, and moves traffic only once the revision is ready.
+            service = name.rsplit("/", 1)[-1]
+            raise DeployerError(
+                f"the rollout of Cloud Run service {service} did not finish within {int(timeout_s)}s: it is still in "
+                "progress on Google's side, and traffic is unchanged until its new revision is ready",
+                f"see where it stands with `deployer status {service}` (or the service's Revisions page in the Cloud "
+                "Console), then run the deploy again: it finds the revision and finishes",
+            ) from exc
         except Exception as exc:
             cause = exc.__cause__ if isinstance(exc.__cause__, gexc.GoogleAPICallError) else None
             if cause is None or isinstance(cause, gexc.PermissionDenied | gexc.Unauthenticated):

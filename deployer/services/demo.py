@@ -18,6 +18,43 @@ from deployer.services.deploy_run import DeployResult, RunDeployer
 from deployer.services.local_emulator import LocalEmulator
 
 SAMPLE_APP = Path(__file__).resolve().parent.parent / "sample_app"
+PODMAN_INSTALL_PAGE = "https://podman.io/docs/installation"
+# What an emulator without an engine cannot do (it records the build as not executed; the URL answers 503).
+NOT_SHOWN = "the image was not built and the app did not run, so its answer is the emulator's 503"
+
+
+def install_engine_command(system: str | None = None, os_release: str | None = None) -> str:
+    """How to get a container engine on this machine: apt on Debian and Ubuntu, Homebrew on macOS, else the page.
+
+    ``system`` is ``platform.system()``; ``os_release`` the text of /etc/os-release (read when not given).
+    """
+    import platform
+
+    system = system if system is not None else platform.system()
+    if system == "Darwin":
+        return "brew install podman && podman machine init && podman machine start"
+    if system == "Linux":
+        if os_release is None:
+            try:
+                os_release = Path("/etc/os-release").read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                os_release = ""
+        ids: set[str] = set()
+        for line in os_release.splitlines():
+            key, _, value = line.partition("=")
+            if key in ("ID", "ID_LIKE"):
+                ids.update(value.strip().strip('"').lower().split())
+        if ids & {"debian", "ubuntu"}:
+            return "sudo apt-get install podman"
+    return f"install podman: {PODMAN_INSTALL_PAGE}"
+
+
+def no_engine_line(system: str | None = None, os_release: str | None = None) -> str:
+    """One line: what the demo could not show without an engine, and how to get one here."""
+    return (
+        f"no working container engine (podman or docker): {NOT_SHOWN}. To see it all: "
+        f"{install_engine_command(system, os_release)}, then run `deployer demo` again"
+    )
 
 
 @dataclass(frozen=True)
@@ -27,6 +64,7 @@ class DemoOutcome:
     status: int
     engine: str | None
     deploy: DeployResult
+    not_shown: str | None = None  # without an engine: what the demo could not show, and how to get one
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -34,6 +72,7 @@ class DemoOutcome:
             "status": self.status,
             "answer": self.answer,
             "engine": self.engine,
+            "not_shown": self.not_shown,
             "deploy": self.deploy.to_json(),
         }
 
@@ -59,7 +98,10 @@ def run_demo(reporter: Reporter, *, keep: bool = False) -> DemoOutcome:
                 name, service, project=inputs.project, region=inputs.region, build_inputs=inputs
             )
             status, answer = _call(result.url)
-            outcome = DemoOutcome(result.url, answer, status, engine, result)
+            missing = None if engine else no_engine_line()
+            if missing:
+                reporter.warn(missing)
+            outcome = DemoOutcome(result.url, answer, status, engine, result, missing)
             if keep:
                 reporter.info(f"Serving at {result.url}; Ctrl-C to stop the emulator and the service")
                 try:

@@ -20,9 +20,11 @@ from deployer.gcp.bodies.run import (
     PREVIEW_PIN_LABEL,
     ServiceSpec,
     owned_differences,
+    owned_mask,
     preview_body,
     service_body,
     updated_body,
+    updated_mask,
     with_public_access,
 )
 from deployer.gcp.run import RevisionFailure, RunService
@@ -167,8 +169,15 @@ class RunDeployer:
                     Action.CREATE,
                     name,
                     f"create Cloud Run service {result.service}",
-                    {"method": "POST", "url": f"/v2/{parent}/services?serviceId={result.service}", "body": desired},
+                    {
+                        "method": "POST",
+                        "url": f"/v2/{parent}/services?serviceId={result.service}",
+                        "body": desired,
+                    },
                     apply=lambda: self._apply_service(result, config, image, parent, None),
+                    validate=lambda: run.create_service(
+                        parent, result.service, desired, timeout_s=REVISION_TIMEOUT_S, validate_only=True
+                    ),
                 )
             )
         else:
@@ -180,13 +189,18 @@ class RunDeployer:
                 result.plan.add(Step(Action.NOOP, name, "service is up to date"))
             else:
                 what = ", ".join(_short_path(p) for p in changed) or "the image, once built"
+                body = updated_body(current.doc, desired)
+                mask = updated_mask(current.doc, desired)
                 result.plan.add(
                     Step(
                         Action.UPDATE,
                         name,
                         f"update service {result.service}: {what}",
-                        {"method": "PATCH", "url": f"/v2/{name}", "body": updated_body(current.doc, desired)},
+                        {"method": "PATCH", "url": f"/v2/{name}?updateMask={','.join(mask)}", "body": body},
                         apply=lambda: self._apply_service(result, config, image, parent, current),
+                        validate=lambda: run.update_service(
+                            body, update_mask=mask, timeout_s=REVISION_TIMEOUT_S, validate_only=True
+                        ),
                     )
                 )
         self._plan_access(result, config, name, current)
@@ -213,7 +227,11 @@ class RunDeployer:
                         # The build produced the image the service already runs: nothing to change.
                         self._reporter.info("The new build produced the running image: service unchanged")
                         return
-                    service = run.update_service(updated_body(current.doc, desired), timeout_s=REVISION_TIMEOUT_S)
+                    service = run.update_service(
+                        updated_body(current.doc, desired),
+                        update_mask=updated_mask(current.doc, desired),
+                        timeout_s=REVISION_TIMEOUT_S,
+                    )
         except RevisionFailure as failure:
             raise _explain_revision_failure(result, config, failure) from None
         result.url = service.uri
@@ -244,13 +262,18 @@ class RunDeployer:
             result.url, result.revision = _tag_url(current.doc, tag), revision
             result.plan.add(Step(Action.NOOP, f"{name}#{tag}", f"preview {tag} already runs revision {revision}"))
             return
+        mask = owned_mask(desired, traffic=True)
+        run = self._cloud.run
         result.plan.add(
             Step(
                 Action.UPDATE,
                 f"{name}#{tag}",
                 f"deploy revision {revision} of {result.service} with tag {tag} and no traffic",
-                {"method": "PATCH", "url": f"/v2/{name}", "body": body},
+                {"method": "PATCH", "url": f"/v2/{name}?updateMask={','.join(mask)}", "body": body},
                 apply=lambda: self._apply_preview(result, config, image, current, tag),
+                validate=lambda: run.update_service(
+                    body, update_mask=mask, timeout_s=REVISION_TIMEOUT_S, validate_only=True
+                ),
             )
         )
 
@@ -264,7 +287,9 @@ class RunDeployer:
         run = self._cloud.run
         try:
             with self._reporter.activity(f"Deploying preview {tag} of {result.service} ({result.region})"):
-                service = run.update_service(body, timeout_s=REVISION_TIMEOUT_S)
+                service = run.update_service(
+                    body, update_mask=owned_mask(desired, traffic=True), timeout_s=REVISION_TIMEOUT_S
+                )
         except RevisionFailure as failure:
             raise _explain_revision_failure(result, config, failure) from None
         result.url = _tag_url(service.doc, tag)

@@ -239,19 +239,22 @@ class VmDeployer:
         shape = shape_differences(desired, existing.doc)
         if shape:
             # Only a stopped VM can change machine type, GPUs or provisioning model, and the boot disk cannot
-            # shrink: a new VM is simpler and certain. The container keeps no state on the VM.
+            # shrink: a new VM is simpler and certain. But whatever the container wrote to the boot disk (a
+            # checkpoint, a downloaded model) goes with it, so the step asks first, like destroy does.
             candidates = [zone, *(z for z in preflight.candidates if z != zone)]
             result.plan.add(
                 Step(
                     Action.UPDATE,
                     result.instance,
-                    f"recreate VM {result.name} (delete, then create; the boot disk is new): {'; '.join(shape)}",
+                    f"recreate VM {result.name} (delete, then create): its boot disk and everything on it is lost; "
+                    f"{'; '.join(shape)}",
                     {
                         "method": "DELETE+POST",
                         "url": f"/compute/v1/{result.instance}",
                         "body": desired,
                     },
                     apply=lambda: self._recreate(result, config, preflight, image, candidates),
+                    confirm=f"Recreate VM {result.name}, deleting its boot disk and everything on it?",
                 )
             )
             return

@@ -134,7 +134,12 @@ def test_dry_run_prints_the_plan_with_requests_and_sends_nothing(emulator: Emula
     emulator.mark()
     doc = deploy_json(emulator, tmp_path / "app", "--dry-run")
 
-    assert emulator.mutating_requests() == []
+    # The only request that is not a read is Cloud Run's own check of the create (validate_only): nothing is made.
+    checked = emulator.mutating_requests()
+    assert [(r["method"], r["path"], r["query"].get("validateOnly")) for r in checked] == [
+        ("POST", f"/v2/projects/{project}/locations/{REGION}/services", "true")
+    ]
+    assert run_client(emulator).list_services(parent=f"projects/{project}/locations/{REGION}").services == []
     assert doc["dry_run"] is True
     build_step = next(step for step in doc["steps"] if step["action"] == "build")
     assert build_step["request"]["url"] == f"/v1/projects/{project}/locations/{REGION}/builds"
@@ -147,7 +152,66 @@ def test_dry_run_prints_the_plan_with_requests_and_sends_nothing(emulator: Emula
     assert text.exit_code == 0
     assert "+ create  " in text.stdout
     assert "POST /v2/projects/" in text.stdout
-    assert emulator.mutating_requests() == []
+    assert all(r["query"].get("validateOnly") == "true" for r in emulator.mutating_requests())
+    assert run_client(emulator).list_services(parent=f"projects/{project}/locations/{REGION}").services == []
+
+
+def run_client(emulator: EmulatorHandle) -> Any:
+    return run_v2.ServicesClient(
+        credentials=AnonymousCredentials(), transport="rest", client_options={"api_endpoint": emulator.url}
+    )
+
+
+def test_an_update_sends_an_update_mask_of_the_owned_fields_only(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    directory = tmp_path / "app"
+    project = make_project(directory)
+    deploy_json(emulator, directory)
+    toml = directory / "deployer.toml"
+    toml.write_text(toml.read_text() + 'env = { MODE = "fast" }\n')
+    emulator.mark()
+    deploy_json(emulator, directory)
+    (patch,) = [r for r in emulator.mutating_requests() if r["method"] == "PATCH"]
+    assert patch["path"] == f"/v2/projects/{project}/locations/{REGION}/services/api"
+    assert "validateOnly" not in patch["query"] or patch["query"]["validateOnly"] != "true"
+    mask = set(patch["query"]["updateMask"].split(","))
+    assert mask == {
+        "labels",
+        "template.scaling",
+        "template.maxInstanceRequestConcurrency",
+        "template.timeout",
+        "template.containers",
+        "template.revision",
+    }
+
+
+def test_a_dry_run_update_is_checked_by_the_server_and_changes_nothing(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    directory = tmp_path / "app"
+    project = make_project(directory)
+    first = deploy_json(emulator, directory)
+    toml = directory / "deployer.toml"
+    toml.write_text(toml.read_text() + 'env = { MODE = "fast" }\n')
+    emulator.mark()
+    dry = deploy_json(emulator, directory, "--dry-run")
+    (patch,) = emulator.mutating_requests()
+    assert (patch["method"], patch["query"]["validateOnly"]) == ("PATCH", "true")
+    assert "template.containers" in patch["query"]["updateMask"].split(",")
+    step = next(s for s in dry["steps"] if s["action"] == "update")
+    assert "updateMask=" in step["request"]["url"]
+    service = run_client(emulator).get_service(name=f"projects/{project}/locations/{REGION}/services/api")
+    assert service.latest_ready_revision.rsplit("/", 1)[-1] == first["revision"]
+    assert [e.name for e in service.template.containers[0].env] == []
+
+
+def test_a_dry_run_the_server_refuses_fails_with_its_reason(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    # Cloud Run pulls only from its registries (gcr.io, docker.pkg.dev, docker.io): the server's check says so.
+    directory = tmp_path / "app"
+    project = make_project(directory)
+    result = invoke(emulator, "deploy", "-C", str(directory), "--dry-run", "--image", "quay.io/someone/api:1.0")
+    assert result.exit_code == 1, result.stderr
+    assert "validate_only" in result.stderr
+    assert run_client(emulator).list_services(parent=f"projects/{project}/locations/{REGION}").services == []
 
 
 def test_dockerignored_data_folder_is_not_uploaded(emulator: EmulatorHandle, tmp_path: Path) -> None:

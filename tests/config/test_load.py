@@ -364,6 +364,7 @@ def test_describe(project: Path, gcloud_dir: Path) -> None:
                 "dockerfile": "Dockerfile",
                 "context": ".",
                 "env": {"A": "1"},
+                "secret_env": [],
                 "cpu": "2",
                 "memory": "2Gi",
                 "min_instances": 0,

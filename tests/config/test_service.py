@@ -15,6 +15,7 @@ def test_service_defaults() -> None:
         "dockerfile": "Dockerfile",
         "context": ".",
         "env": {},
+        "secret_env": [],
         "cpu": "1",
         "memory": "512Mi",
         "min_instances": 0,

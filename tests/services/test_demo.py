@@ -17,6 +17,7 @@ import requests
 from typer.testing import CliRunner
 
 from deployer.cli.app import app
+from deployer.services.demo import install_engine_command, no_engine_line
 from deployer_emulator.testing import EmulatorHandle
 
 
@@ -30,6 +31,12 @@ def test_demo_without_an_engine_deploys_and_says_nothing_runs(tmp_path: Path) ->
     assert lines["Service URL"].strip().startswith("http://127.0.0.1:")
     assert "no container engine" in lines["Answer"]
     assert "no container engine" in result.stderr
+    # One line says what the demo could not show and how to get an engine on this machine.
+    expected = no_engine_line()
+    assert f"warning: {expected}" in result.stderr.splitlines()
+    assert lines["Not shown"].strip() == expected
+    assert install_engine_command() in expected
+    assert "the image was not built and the app did not run" in expected
 
 
 def test_demo_json_reports_the_deploy(tmp_path: Path) -> None:
@@ -41,6 +48,7 @@ def test_demo_json_reports_the_deploy(tmp_path: Path) -> None:
     doc = json.loads(result.stdout)
     assert doc["engine"] is None
     assert doc["status"] == 503
+    assert doc["not_shown"] == no_engine_line()
     assert doc["deploy"]["service"] == "hello"
     assert doc["deploy"]["digest"].startswith("sha256:")
 
@@ -113,3 +121,21 @@ def test_demo_prints_the_url_and_the_apps_answer(tmp_path: Path) -> None:
     # Everything it started is stopped: the URL no longer answers.
     with pytest.raises(requests.ConnectionError):
         requests.get(doc["url"], timeout=5)
+
+
+@pytest.mark.parametrize(
+    ("system", "os_release", "command"),
+    [
+        ("Linux", 'NAME="Debian GNU/Linux"\nID=debian\n', "sudo apt-get install podman"),
+        ("Linux", "ID=ubuntu\nID_LIKE=debian\n", "sudo apt-get install podman"),
+        ("Linux", 'ID=linuxmint\nID_LIKE="ubuntu debian"\n', "sudo apt-get install podman"),
+        ("Darwin", "", "brew install podman && podman machine init && podman machine start"),
+        ("Linux", "ID=fedora\n", "install podman: https://podman.io/docs/installation"),
+        ("Windows", "", "install podman: https://podman.io/docs/installation"),
+    ],
+)
+def test_the_install_command_fits_the_system(system: str, os_release: str, command: str) -> None:
+    assert install_engine_command(system, os_release) == command
+    line = no_engine_line(system, os_release)
+    assert "\n" not in line
+    assert command in line

@@ -114,13 +114,14 @@ def test_deploy_creates_a_g2_vm_whose_user_data_installs_the_driver_before_the_c
     assert "gce-container-declaration" not in {item.key for item in vm.metadata.items}
     cloud_config = yaml.safe_load(user_data(vm))
     units = {f["path"].rsplit("/", 1)[-1]: f["content"] for f in cloud_config["write_files"]}
-    assert list(units) == ["deployer-gpu-driver.service", "deployer-app.service"]
+    assert list(units) == ["trainer.env", "deployer-gpu-driver.service", "deployer-app.service"]
     assert "ExecStart=/usr/bin/cos-extensions install gpu" in units["deployer-gpu-driver.service"]
     app_unit = units["deployer-app.service"]
     assert "Requires=deployer-gpu-driver.service" in app_unit
     assert "After=gcr-online.target docker.socket deployer-gpu-driver.service" in app_unit
     assert f"{doc['image']}@{doc['digest']} --epochs 10" in app_unit
-    assert "-e WANDB_MODE=offline" in app_unit
+    assert "-e WANDB_MODE " in app_unit
+    assert 'WANDB_MODE="offline"' in units["trainer.env"]
     assert "--device /dev/nvidia0:/dev/nvidia0" in app_unit
 
 
@@ -292,7 +293,7 @@ def test_an_env_change_updates_the_container_without_a_build(emulator: EmulatorH
     update = next(step for step in doc["steps"] if step["action"] == "update")
     assert "container settings" in update["summary"]
     vm = instances(emulator).get(project=project, zone="europe-west4-a", instance="trainer")
-    assert "-e WANDB_MODE=online" in user_data(vm)
+    assert 'WANDB_MODE="online"' in user_data(vm)
 
 
 def test_a_new_machine_shape_recreates_the_vm_and_the_plan_says_so(emulator: EmulatorHandle, tmp_path: Path) -> None:
@@ -304,9 +305,17 @@ def test_a_new_machine_shape_recreates_the_vm_and_the_plan_says_so(emulator: Emu
     dry = run_json(emulator, "deploy", "trainer", "-C", str(directory), "--dry-run")
     step = next(step for step in dry["steps"] if step["resource"].endswith("/instances/trainer"))
     assert step["summary"].startswith("recreate VM trainer")
+    assert "its boot disk and everything on it is lost" in step["summary"]
     assert "machine type g2-standard-8 → g2-standard-12" in step["summary"]
     emulator.mark()
-    run_json(emulator, "deploy", "trainer", "-C", str(directory))
+    # A plain deploy asks before it deletes the boot disk; without a terminal to ask on it is refused.
+    for extra in ((), ("--json",)):
+        refused = invoke(emulator, "deploy", "trainer", "-C", str(directory), *extra)
+        assert refused.exit_code == 2, refused.stderr
+        assert "Recreate VM trainer, deleting its boot disk and everything on it?" in refused.stderr
+        assert "--yes" in refused.stderr
+    assert mutations(emulator) == []
+    run_json(emulator, "deploy", "trainer", "-C", str(directory), "--yes")
     base = f"/compute/v1/projects/{project}/zones/europe-west4-a/instances"
     assert mutations(emulator) == [f"DELETE {base}/trainer", f"POST {base}"]
     vm = instances(emulator).get(project=project, zone="europe-west4-a", instance="trainer")

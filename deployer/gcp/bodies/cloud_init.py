@@ -10,6 +10,10 @@ units and runs ``runcmd`` at each boot):
 - the app unit configures docker's credential helper for the Artifact Registry host (the VM's service account
   reads the repository), then runs the container in the foreground with the configured args, env, ports and
   restart policy. /root is read-only on COS, hence ``HOME=/home/cloudservice`` for the helper's config;
+- env values live in an ``EnvironmentFile`` (mode 0600, root's), never on the ``ExecStart`` line: a command line
+  is readable by every process on the VM (``ps``, /proc) and is printed by ``systemctl status``. systemd reads the
+  file into the docker client's environment and ``docker run -e NAME`` (a name without a value) passes each on to
+  the container. The unit is 0600 too;
 - on a GPU VM, a oneshot unit installs the NVIDIA driver with ``cos-extensions install gpu`` first, and the app
   unit ``Requires=`` and comes ``After=`` it, with the driver's libraries and devices passed into the container,
   so the container never starts before the driver is in place.
@@ -30,6 +34,7 @@ import yaml
 APP_UNIT = "deployer-app.service"
 GPU_DRIVER_UNIT = "deployer-gpu-driver.service"
 UNIT_DIR = "/etc/systemd/system"
+ENV_DIR = "/etc/deployer"
 # COS's cloud-init example runs the container's helper as this user's home: /home is writable, /root is not.
 SERVICE_USER = "cloudservice"
 SERVICE_UID = 2000
@@ -117,6 +122,34 @@ def exec_line(argv: Sequence[str]) -> str:
 # --- the units -------------------------------------------------------------------------------------------------------
 
 
+def env_file_path(spec: ContainerSpec) -> str:
+    return f"{ENV_DIR}/{spec.name}.env"
+
+
+def container_env(spec: ContainerSpec) -> dict[str, str]:
+    """The container's environment: the configured env, and on a GPU VM where CUDA looks for the driver."""
+    env = dict(spec.env)
+    if spec.gpu_count and "LD_LIBRARY_PATH" not in env:
+        # CUDA images look for the driver's libraries here; the user's own value wins.
+        env["LD_LIBRARY_PATH"] = f"{CONTAINER_NVIDIA_DIR}/lib64"
+    return env
+
+
+# systemd's environment-file parser (systemd.exec(5), EnvironmentFile=): inside double quotes a backslash escapes
+# these characters and keeps any other; newlines are kept as they are. Nothing is expanded.
+_ENV_FILE_ESCAPES = {"\\": "\\\\", '"': '\\"', "$": "\\$", "`": "\\`"}
+
+
+def env_file_quote(value: str) -> str:
+    return '"' + "".join(_ENV_FILE_ESCAPES.get(ch, ch) for ch in value) + '"'
+
+
+def env_file(spec: ContainerSpec) -> str:
+    """``NAME="value"`` lines that systemd reads back exactly; "" when there is no env."""
+    env = container_env(spec)
+    return "".join(f"{name}={env_file_quote(env[name])}\n" for name in sorted(env))
+
+
 def docker_run_argv(spec: ContainerSpec) -> list[str]:
     """``docker run`` for the app: in the foreground (systemd supervises it), removed when it exits."""
     argv = [DOCKER, "run", "--rm", f"--name={spec.name}"]
@@ -132,12 +165,9 @@ def docker_run_argv(spec: ContainerSpec) -> list[str]:
         for index in range(spec.gpu_count):
             argv += ["--device", f"/dev/nvidia{index}:/dev/nvidia{index}"]
         argv += ["--device", "/dev/nvidia-uvm:/dev/nvidia-uvm", "--device", "/dev/nvidiactl:/dev/nvidiactl"]
-    env = dict(spec.env)
-    if spec.gpu_count and "LD_LIBRARY_PATH" not in env:
-        # CUDA images look for the driver's libraries here; the user's own value wins.
-        env["LD_LIBRARY_PATH"] = f"{CONTAINER_NVIDIA_DIR}/lib64"
-    for name in sorted(env):
-        argv += ["-e", f"{name}={env[name]}"]
+    # Names only: docker takes each value from its own environment, which the unit's EnvironmentFile sets.
+    for name in sorted(container_env(spec)):
+        argv += ["-e", name]
     # Like Cloud Run: command replaces the image's ENTRYPOINT, args its CMD. docker's --entrypoint takes one
     # executable (and clears the image's CMD); the rest of command goes before args.
     if spec.command:
@@ -167,8 +197,10 @@ def app_unit(spec: ContainerSpec) -> str:
     helper = [CREDENTIAL_HELPER, "configure-docker"]
     if spec.registry_hosts:
         helper += ["--registries", ",".join(spec.registry_hosts)]
-    service: list[tuple[str, str]] = [
-        ("Environment", f"HOME={HOME}"),
+    service: list[tuple[str, str]] = [("Environment", f"HOME={HOME}")]
+    if container_env(spec):
+        service.append(("EnvironmentFile", env_file_path(spec)))
+    service += [
         ("ExecStartPre", exec_line(helper)),
         # A container left behind by a crashed docker daemon would hold the name: remove it, ignoring "no such".
         ("ExecStartPre", "-" + exec_line([DOCKER, "rm", "--force", spec.name])),
@@ -242,12 +274,17 @@ _Dumper.add_representer(str, _represent_str)
 def cloud_config(spec: ContainerSpec) -> dict[str, Any]:
     """The cloud-config as data: a user for HOME, the units, then daemon-reload and start."""
     rendered = units(spec)
+    files: list[dict[str, str]] = []
+    environment = env_file(spec)
+    if environment:
+        files.append({"path": env_file_path(spec), "permissions": "0600", "owner": "root", "content": environment})
+    for name, text in rendered.items():
+        # The app unit names the env file and the container's settings: only root reads it.
+        mode = "0600" if name == APP_UNIT else "0644"
+        files.append({"path": f"{UNIT_DIR}/{name}", "permissions": mode, "owner": "root", "content": text})
     return {
         "users": [{"name": SERVICE_USER, "uid": SERVICE_UID}],
-        "write_files": [
-            {"path": f"{UNIT_DIR}/{name}", "permissions": "0644", "owner": "root", "content": text}
-            for name, text in rendered.items()
-        ],
+        "write_files": files,
         # --no-block: cloud-init finishes while systemd waits for the driver install (minutes) before the app.
         "runcmd": ["systemctl daemon-reload", "systemctl --no-block start " + " ".join(rendered)],
     }

@@ -198,6 +198,31 @@ def preview_body(current: dict[str, Any], desired: dict[str, Any], service: str,
     return body
 
 
+def _snake(name: str) -> str:
+    return "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in name)
+
+
+def owned_mask(desired: dict[str, Any], *, traffic: bool = False) -> list[str]:
+    """The ``update_mask`` of an update: the owned fields ``desired`` sets, as proto paths (snake_case).
+
+    ``template.revision`` is always named, so a revision name an earlier preview pinned is cleared (the update gets
+    a new generated name rather than colliding with it); ``traffic`` only when the update moves traffic. Anything
+    else on the service (fields others set, fields newer than the client library) is left as Google has it.
+    """
+    paths = [_snake(key) for key in desired if key != "template"]
+    paths += [f"template.{_snake(key)}" for key in desired.get("template", {})]
+    if "template.revision" not in paths:
+        paths.append("template.revision")
+    if traffic:
+        paths.append("traffic")
+    return paths
+
+
+def updated_mask(current: dict[str, Any], desired: dict[str, Any]) -> list[str]:
+    """``owned_mask`` for ``updated_body``: with traffic when a preview's pin is given back."""
+    return owned_mask(desired, traffic=PREVIEW_PIN_LABEL in (current.get("labels") or {}))
+
+
 def updated_body(current: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
     """``merge_owned``, and traffic a preview pinned given back to the latest revision (the one this update makes)."""
     body = merge_owned(current, desired)

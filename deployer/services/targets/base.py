@@ -60,6 +60,21 @@ class Target(Protocol[R]):
         """The lines that say what runs where once the plan is applied."""
 
 
+def warn_secret_env(target: Target[R], reporter: Reporter) -> None:
+    """Plain env values are part of the workload's configuration: anyone who may read the service or the VM reads
+    them. Secrets belong in Secret Manager; deployer still sends them as configured, and shows them masked."""
+    from deployer.masking import secret_names
+
+    _, kind, table = target.config.target(target.name)
+    names = secret_names(table.env, table.secret_env)
+    if names:
+        where = "the service's revisions" if kind == "service" else "the VM's metadata"
+        reporter.warn(
+            f"env {', '.join(names)} of {target.name} hold secrets as plain values, readable by anyone who may read "
+            f"{where}: they belong in Secret Manager (shown masked here)"
+        )
+
+
 @contextmanager
 def planned_deploy(cloud: GoogleCloud, reporter: Reporter, target: Target[R], request: DeployRequest) -> Iterator[R]:
     """Check the flags, pack and check the context, run the readiness checks, then plan; reads only.
@@ -69,6 +84,7 @@ def planned_deploy(cloud: GoogleCloud, reporter: Reporter, target: Target[R], re
     target.check(request)
     inputs = target.build_inputs(request)
     reporter.info(target.announce(cloud, inputs))
+    warn_secret_env(target, reporter)
     with (
         ready_to_deploy(
             cloud,

@@ -88,7 +88,7 @@ def test_cloud_init_schema_check_is_meaningful(tmp_path: Path) -> None:
 def test_gpu_document_installs_the_driver_before_the_container() -> None:
     doc = yaml.safe_load(render_user_data(GPU_SPEC))
     files = {f["path"].rsplit("/", 1)[-1]: f["content"] for f in doc["write_files"]}
-    assert list(files) == [cloud_init.GPU_DRIVER_UNIT, cloud_init.APP_UNIT]
+    assert list(files) == ["trainer.env", cloud_init.GPU_DRIVER_UNIT, cloud_init.APP_UNIT]
     driver, app = files[cloud_init.GPU_DRIVER_UNIT], files[cloud_init.APP_UNIT]
     assert "Type=oneshot" in driver
     assert "RemainAfterExit=true" in driver
@@ -103,9 +103,10 @@ def test_gpu_document_installs_the_driver_before_the_container() -> None:
         "--device /dev/nvidia0:/dev/nvidia0",
         "--device /dev/nvidia-uvm:/dev/nvidia-uvm",
         "--device /dev/nvidiactl:/dev/nvidiactl",
-        "-e LD_LIBRARY_PATH=/usr/local/nvidia/lib64",
+        "-e LD_LIBRARY_PATH",
     ):
         assert flag in run
+    assert _read_env_file(files["trainer.env"])["LD_LIBRARY_PATH"] == "/usr/local/nvidia/lib64"
     assert doc["runcmd"] == [
         "systemctl daemon-reload",
         f"systemctl --no-block start {cloud_init.GPU_DRIVER_UNIT} {cloud_init.APP_UNIT}",
@@ -122,8 +123,9 @@ def test_one_device_per_gpu_and_the_driver_version_is_passed() -> None:
 
 def test_cpu_document_has_no_driver_and_pulls_with_artifact_registry_credentials() -> None:
     doc = yaml.safe_load(render_user_data(CPU_SPEC))
-    assert [f["path"] for f in doc["write_files"]] == [f"/etc/systemd/system/{cloud_init.APP_UNIT}"]
-    app = doc["write_files"][0]["content"]
+    paths = [f["path"] for f in doc["write_files"]]
+    assert paths == ["/etc/deployer/api.env", f"/etc/systemd/system/{cloud_init.APP_UNIT}"]
+    app = doc["write_files"][1]["content"]
     assert "Environment=HOME=/home/cloudservice" in app
     assert (
         "ExecStartPre=/usr/bin/docker-credential-gcr configure-docker --registries europe-west4-docker.pkg.dev" in app
@@ -195,10 +197,59 @@ def test_env_values_are_escaped_so_systemd_reads_them_back_exactly(value: str) -
     quoted = systemd_quote(f"KEY={value}")
     assert _systemd_split(quoted) == [f"KEY={value}"]
     spec = ContainerSpec(name="api", image=IMAGE, env=(("KEY", value),))
+    # The value is read back from the environment file; the command line names the variable only.
+    assert _read_env_file(cloud_init.env_file(spec)) == {"KEY": value}
     run = next(line for line in cloud_init.app_unit(spec).splitlines() if line.startswith("ExecStart="))
     words = _systemd_split(run.removeprefix("ExecStart="))
-    assert words[words.index("-e") + 1] == f"KEY={value}"
+    assert words[words.index("-e") + 1] == "KEY"
     assert words[-1] == IMAGE
+
+
+def _read_env_file(text: str) -> dict[str, str]:
+    """How systemd reads an EnvironmentFile (systemd.exec(5); env-file.c's parser), for the double-quoted
+    ``NAME="value"`` lines deployer writes: a backslash before one of \\ " $ ` escapes it and is kept before any
+    other character; newlines inside quotes are part of the value."""
+    found: dict[str, str] = {}
+    index = 0
+    while index < len(text):
+        equals = text.index("=", index)
+        name = text[index:equals]
+        assert text[equals + 1] == '"', text
+        index = equals + 2
+        value = ""
+        while text[index] != '"':
+            if text[index] == "\\":
+                following = text[index + 1]
+                value += following if following in '\\"$`' else "\\" + following
+                index += 2
+                continue
+            value += text[index]
+            index += 1
+        assert text[index + 1] == "\n"
+        found[name] = value
+        index += 2
+    return found
+
+
+def test_env_values_never_reach_the_command_line_and_only_root_reads_them() -> None:
+    spec = ContainerSpec(name="api", image=IMAGE, env=(("API_TOKEN", "tok-canary-123"), ("MODE", "fast")))
+    doc = yaml.safe_load(render_user_data(spec))
+    files = {f["path"]: f for f in doc["write_files"]}
+    env_file = files["/etc/deployer/api.env"]
+    app = files[f"/etc/systemd/system/{cloud_init.APP_UNIT}"]
+    assert (env_file["permissions"], env_file["owner"]) == ("0600", "root")
+    assert (app["permissions"], app["owner"]) == ("0600", "root")
+    assert _read_env_file(env_file["content"]) == {"API_TOKEN": "tok-canary-123", "MODE": "fast"}
+    assert "tok-canary-123" not in app["content"]
+    assert "EnvironmentFile=/etc/deployer/api.env" in app["content"]
+    run = next(line for line in app["content"].splitlines() if line.startswith("ExecStart="))
+    assert "-e API_TOKEN -e MODE " in run
+
+
+def test_no_env_writes_no_environment_file() -> None:
+    doc = yaml.safe_load(render_user_data(ContainerSpec(name="api", image=IMAGE)))
+    assert [f["path"] for f in doc["write_files"]] == [f"/etc/systemd/system/{cloud_init.APP_UNIT}"]
+    assert "EnvironmentFile" not in doc["write_files"][0]["content"]
 
 
 def test_oversized_user_data_is_refused() -> None:
@@ -227,8 +278,10 @@ def _cos_like_root(tmp_path: Path, spec: ContainerSpec) -> tuple[Path, list[str]
     doc = yaml.safe_load(render_user_data(spec))
     for item in doc["write_files"]:
         path = root / item["path"].lstrip("/")
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(item["content"])
-        names.append(item["path"])
+        if item["path"].endswith(".service"):
+            names.append(item["path"])
     return root, names
 
 

@@ -204,3 +204,17 @@ def test_a_regular_deploy_gives_pinned_traffic_back_to_the_latest_revision() -> 
     assert "revision" not in after["template"]
     # Without the label (no preview pinned anything), traffic is left as it is.
     assert "traffic" not in updated_body({k: v for k, v in CURRENT.items() if k != "traffic"}, DESIRED)
+
+
+def test_the_update_mask_names_the_owned_fields_and_traffic_only_when_it_moves() -> None:
+    from deployer.gcp.bodies.run import PREVIEW_PIN_LABEL, owned_mask, updated_mask
+
+    desired = {"labels": {}, "template": {"serviceAccount": "a@b", "maxInstanceRequestConcurrency": 80}}
+    assert owned_mask(desired) == [
+        "labels",
+        "template.service_account",
+        "template.max_instance_request_concurrency",
+        "template.revision",
+    ]
+    assert "traffic" not in updated_mask({"labels": {}}, desired)
+    assert updated_mask({"labels": {PREVIEW_PIN_LABEL: "api-00001"}}, desired)[-1] == "traffic"
