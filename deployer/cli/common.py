@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,18 @@ def _remember(ctx: typer.Context, param: typer.CallbackParam, value: bool) -> bo
     # The root error handler (cli/app.py) reads these once the command has failed: it must know how to report.
     ctx.meta[param.name or ""] = value
     return value
+
+
+def at_least(minimum: int, unit: str) -> Callable[[int | None], int | None]:
+    """An option callback refusing values below ``minimum``: click reports it as a usage error, exit 2, naming the
+    flag, the value and what is allowed, before anything is read or sent."""
+
+    def check(value: int | None) -> int | None:
+        if value is not None and value < minimum:
+            raise typer.BadParameter(f"{value} is not allowed: it is a whole number of {unit}, at least {minimum}")
+        return value
+
+    return check
 
 
 ProjectOption = typer.Option(None, "--project", "-p", help="Google Cloud project id [env DEPLOYER_PROJECT].")

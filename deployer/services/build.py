@@ -60,6 +60,11 @@ def inputs_from_config(
     allowed_credential_files: tuple[str, ...] = (),
 ) -> BuildInputs:
     """Build inputs from the resolved config, with the command's overrides."""
+    if max_context_mb is not None and max_context_mb < 1:
+        raise BadInput(
+            f"--max-context-mb {max_context_mb}: the limit is a whole number of MB, at least 1",
+            "pass --max-context-mb 1 or more, or --allow-large-context to upload whatever the size",
+        )
     return BuildInputs(
         name=name,
         project=config.require_project(),
@@ -69,7 +74,8 @@ def inputs_from_config(
         dockerfile=config.project_dir / service.dockerfile,
         timeout_s=config.build.timeout,
         machine_type=config.build.machine_type,
-        max_context_bytes=(max_context_mb or config.build.max_context_mb) * 1000 * 1000,
+        # `is None`, not `or`: a 0 from a caller must reach the check, not silently become the default.
+        max_context_bytes=(config.build.max_context_mb if max_context_mb is None else max_context_mb) * 1000 * 1000,
         allow_large_context=allow_large_context,
         allowed_credential_files=(*config.build.allow_credential_files, *allowed_credential_files),
     )

@@ -348,3 +348,17 @@ def test_unreadable_build_log_does_not_fail_a_good_build(emulator: EmulatorHandl
     assert result.exit_code == 0, result.stderr
     assert "cannot read the build log" in result.stderr
     assert result.stdout.strip().startswith(f"{REGION}-docker.pkg.dev/{project}/deployer/api@sha256:")
+
+
+@pytest.mark.parametrize("command", ["deploy", "build"])
+@pytest.mark.parametrize("value", ["0", "-5"])
+def test_an_out_of_range_context_limit_is_refused_and_nothing_is_sent(
+    emulator: EmulatorHandle, tmp_path: Path, command: str, value: str
+) -> None:
+    make_project(tmp_path / "app")
+    emulator.mark()
+    result = invoke(emulator, command, "-C", str(tmp_path / "app"), "--max-context-mb", value)
+    assert result.exit_code == 2
+    assert "--max-context-mb" in result.stderr
+    assert f"{value} is not allowed: it is a whole number of MB, at least 1" in result.stderr
+    assert emulator.requests() == []
