@@ -40,6 +40,11 @@ def deploy(
         metavar="TAG",
         help="Deploy a preview revision with this traffic tag (e.g. pr-123) that receives no traffic; prints its URL.",
     ),
+    check: bool = typer.Option(
+        False,
+        "--check",
+        help="Run the readiness checks (as `deployer doctor` does for this target) even when nothing would change.",
+    ),
     yes: bool = common.YesOption,
     as_json: bool = common.JsonOption,
     verbose: bool = common.VerboseOption,
@@ -63,6 +68,7 @@ def deploy(
         allow_large_context=allow_large_context,
         allow_credential_files=tuple(allow_credential_file),
         preview=preview,
+        check=check,
     )
     reporter = ConsoleReporter(verbose=verbose)
 

@@ -94,6 +94,7 @@ class BuildResult:
     log_url: str | None = None
     status_detail: str = ""
     context: dict[str, Any] = field(default_factory=dict)
+    repository_exists: bool | None = None  # as the plan found it; None when it did not look (the image existed)
 
     @property
     def reference(self) -> str:
@@ -218,7 +219,6 @@ class BuildPlanner:
     def __init__(self, cloud: GoogleCloud, reporter: Reporter) -> None:
         self._cloud = cloud
         self._reporter = reporter
-        self.repository_exists: bool | None = None  # as the plan found it; None when it did not need to look
 
     def plan(self, inputs: BuildInputs, source: PreparedSource, plan: Plan) -> BuildResult:
         """Add the build's steps to ``plan``; the result's digest is filled in when the steps are applied."""
@@ -248,7 +248,7 @@ class BuildPlanner:
             plan.add(Step(Action.NOOP, f"{image}:{result.tag}", "image for this source already built: no build"))
             return result
         repository = registry.get_repository(inputs.project, inputs.region, inputs.repository)
-        self.repository_exists = repository is not None
+        result.repository_exists = repository is not None
 
         storage = self._cloud.storage(inputs.project)
         bucket = source_bucket_name(inputs.project)
