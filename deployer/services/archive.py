@@ -239,7 +239,7 @@ class ArchiveStream:
         self._file_count = len(files)
         self._blocks = _blocks(_tar_pieces(context_dir, files, self._stats))
         self._threads = threads or compression_threads()
-        self._window = window or 2 * self._threads  # members in flight: bounds memory to a few dozen MB
+        self._window = window or self._threads + 1  # members in flight: one waiting per busy thread bounds memory
         self._pool: ThreadPoolExecutor | None = None
         self._pending: deque[Future[bytes]] = deque()
         self._buffer = bytearray()

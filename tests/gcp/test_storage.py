@@ -50,7 +50,7 @@ def test_a_large_stream_goes_up_in_resumable_chunks(
     calls = [(r["method"], r["path"]) for r in emulator.requests()]
     assert calls[0] == ("POST", f"/upload/storage/v1/b/{bucket}/o")
     chunks = [call for call in calls[1:] if call[0] == "PUT"]
-    # 16 MiB chunks; an exact multiple ends with an empty chunk that only declares the total.
+    # 8 MiB chunks; an exact multiple ends with an empty chunk that only declares the total.
     assert len(chunks) == (size // UPLOAD_CHUNK) + 1
     assert stored.size == size
     assert store.read_from(bucket, "source/big.tgz", 0) == data
