@@ -329,7 +329,7 @@ def _run(args: argparse.Namespace, gcloud: str | None, work: Path) -> None:
             ("5 targets vs one", "multi-target deploys do not exist yet", "-", "-"),
             (
                 "rebuild after a code-only change",
-                "needs a container engine: tests/containers/ (the dependency layer's CACHED line)",
+                "needs a container engine, which this bench runs without: not shown yet",
                 "-",
                 "-",
             ),
