@@ -12,6 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from deployer import __version__
+from deployer.cli import common
 from deployer.cli.bootstrap_cmd import bootstrap
 from deployer.cli.build_cmd import build
 from deployer.cli.config_cmd import config_app
@@ -34,7 +35,7 @@ EPILOG = (
 )
 
 
-class _Root(TyperGroup):
+class _Root(common.QuickHelp, TyperGroup):
     """The command tree's root: the one place where failures become a message and a documented exit code.
 
     It sits in the click tree rather than around ``app()`` so that tests invoking ``app`` see what users see.
@@ -107,15 +108,15 @@ def _root(
     """Take a project with a Dockerfile to a running workload on Google Cloud."""
 
 
-app.command(epilog=EPILOG)(build)
-app.command(epilog=EPILOG)(deploy)
-app.command(epilog=EPILOG)(status)
-app.command(epilog=EPILOG)(destroy)
-app.command(epilog=EPILOG)(demo)
-app.command(epilog=EPILOG)(bootstrap)
-app.command(epilog=EPILOG)(doctor)
-app.command(epilog=EPILOG)(init)
-app.command(epilog=EPILOG)(lint)
+app.command(epilog=EPILOG, cls=common.HelpFirstCommand)(build)
+app.command(epilog=EPILOG, cls=common.HelpFirstCommand)(deploy)
+app.command(epilog=EPILOG, cls=common.HelpFirstCommand)(status)
+app.command(epilog=EPILOG, cls=common.HelpFirstCommand)(destroy)
+app.command(epilog=EPILOG, cls=common.HelpFirstCommand)(demo)
+app.command(epilog=EPILOG, cls=common.HelpFirstCommand)(bootstrap)
+app.command(epilog=EPILOG, cls=common.HelpFirstCommand)(doctor)
+app.command(epilog=EPILOG, cls=common.HelpFirstCommand)(init)
+app.command(epilog=EPILOG, cls=common.HelpFirstCommand)(lint)
 app.add_typer(config_app, name="config")
 app.add_typer(emulator_app, name="emulator")
 

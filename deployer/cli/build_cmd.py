@@ -16,7 +16,12 @@ def build(
     repository: str = common.RepositoryOption,
     directory: Path = common.DirectoryOption,
     config_file: Path = common.ConfigOption,
-    max_context_mb: int = typer.Option(None, "--max-context-mb", help="Refuse larger contexts (default 500)."),
+    max_context_mb: int = typer.Option(
+        None,
+        "--max-context-mb",
+        callback=common.at_least(1, "MB"),
+        help="Refuse contexts larger than this many MB (at least 1; default 500).",
+    ),
     allow_large_context: bool = typer.Option(False, "--allow-large-context", help="Upload even above the limit."),
     allow_credential_file: list[str] = typer.Option(
         [], "--allow-credential-file", help="Upload this file although it looks like a credential (repeatable)."

@@ -8,10 +8,12 @@ import typer
 
 from deployer.cli import common
 
-config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True, rich_markup_mode=None)
+config_app = typer.Typer(
+    cls=common.QuickHelpGroup, help="Inspect the configuration.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
-@config_app.command("show")
+@config_app.command("show", cls=common.HelpFirstCommand)
 def show(
     project: str = common.ProjectOption,
     region: str = common.RegionOption,

@@ -22,7 +22,12 @@ def deploy(
     image: str = typer.Option(
         None, "--image", help="Deploy this image (IMAGE@sha256:… or IMAGE:TAG) instead of building."
     ),
-    max_context_mb: int = typer.Option(None, "--max-context-mb", help="Refuse larger contexts (default 500)."),
+    max_context_mb: int = typer.Option(
+        None,
+        "--max-context-mb",
+        callback=common.at_least(1, "MB"),
+        help="Refuse contexts larger than this many MB (at least 1; default 500).",
+    ),
     allow_large_context: bool = typer.Option(False, "--allow-large-context", help="Upload even above the limit."),
     allow_credential_file: list[str] = typer.Option(
         [], "--allow-credential-file", help="Upload this file although it looks like a credential (repeatable)."
@@ -34,6 +39,11 @@ def deploy(
         "--preview",
         metavar="TAG",
         help="Deploy a preview revision with this traffic tag (e.g. pr-123) that receives no traffic; prints its URL.",
+    ),
+    check: bool = typer.Option(
+        False,
+        "--check",
+        help="Run the readiness checks (as `deployer doctor` does for this target) even when nothing would change.",
     ),
     yes: bool = common.YesOption,
     as_json: bool = common.JsonOption,
@@ -58,6 +68,7 @@ def deploy(
         allow_large_context=allow_large_context,
         allow_credential_files=tuple(allow_credential_file),
         preview=preview,
+        check=check,
     )
     reporter = ConsoleReporter(verbose=verbose)
 

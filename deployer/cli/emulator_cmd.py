@@ -10,7 +10,11 @@ import os
 
 import typer
 
-emulator_app = typer.Typer(help="The local Google Cloud emulator.", no_args_is_help=True, rich_markup_mode=None)
+from deployer.cli import common
+
+emulator_app = typer.Typer(
+    cls=common.QuickHelpGroup, help="The local Google Cloud emulator.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 @emulator_app.command(

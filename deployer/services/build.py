@@ -8,10 +8,7 @@ streamed by ranged reads while the Builds API gives the verdict.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,15 +25,9 @@ from deployer.gcp.cloudbuild import BuildState
 from deployer.gcp.storage import StorageAdapter
 from deployer.plan import Action, Plan, Result, Step
 from deployer.reporter import Reporter
+from deployer.services.archive import ArchiveInfo, ArchiveStream, content_tag
 from deployer.services.bootstrap.accounts import bootstrap_accounts
-from deployer.services.context import (
-    ArchiveInfo,
-    ContextSummary,
-    check_context,
-    human_size,
-    select_context,
-    write_archive,
-)
+from deployer.services.context import ContextSummary, check_context, human_size, scan_context, select_context
 
 BUCKET_LOCATION = "US"  # where gcloud creates <project>_cloudbuild too
 LOG_POLL_INTERVAL_S = 1.0  # gcloud tails the log object once a second
@@ -69,6 +60,11 @@ def inputs_from_config(
     allowed_credential_files: tuple[str, ...] = (),
 ) -> BuildInputs:
     """Build inputs from the resolved config, with the command's overrides."""
+    if max_context_mb is not None and max_context_mb < 1:
+        raise BadInput(
+            f"--max-context-mb {max_context_mb}: the limit is a whole number of MB, at least 1",
+            "pass --max-context-mb 1 or more, or --allow-large-context to upload whatever the size",
+        )
     return BuildInputs(
         name=name,
         project=config.require_project(),
@@ -78,7 +74,8 @@ def inputs_from_config(
         dockerfile=config.project_dir / service.dockerfile,
         timeout_s=config.build.timeout,
         machine_type=config.build.machine_type,
-        max_context_bytes=(max_context_mb or config.build.max_context_mb) * 1000 * 1000,
+        # `is None`, not `or`: a 0 from a caller must reach the check, not silently become the default.
+        max_context_bytes=(config.build.max_context_mb if max_context_mb is None else max_context_mb) * 1000 * 1000,
         allow_large_context=allow_large_context,
         allowed_credential_files=(*config.build.allow_credential_files, *allowed_credential_files),
     )
@@ -97,6 +94,7 @@ class BuildResult:
     log_url: str | None = None
     status_detail: str = ""
     context: dict[str, Any] = field(default_factory=dict)
+    repository_exists: bool | None = None  # as the plan found it; None when it did not look (the image existed)
 
     @property
     def reference(self) -> str:
@@ -119,19 +117,25 @@ class BuildResult:
 
 @dataclass
 class PreparedSource:
+    """The chosen and checked files and their content tag; the archive is produced only when it is uploaded."""
+
+    context_dir: Path
     summary: ContextSummary
-    archive_path: Path
-    archive: ArchiveInfo
     dockerfile: str  # relative to the context, posix
     content_tag: str
     git_tag: str | None
+    archive: ArchiveInfo | None = None  # what was uploaded, once it was
+
+    def open_archive(self) -> ArchiveStream:
+        return ArchiveStream(self.context_dir, self.summary.files)
 
     def cleanup(self) -> None:
-        self.archive_path.unlink(missing_ok=True)
+        """Nothing is left on disk (the archive is streamed); kept so callers need not know."""
 
 
 def prepare_source(inputs: BuildInputs, reporter: Reporter) -> PreparedSource:
-    """Choose the files, refuse what must not be uploaded, and pack them. Local only: nothing is sent."""
+    """Choose the files, refuse what must not be uploaded, and name the content. Local only: nothing is sent, and
+    nothing is compressed: the tag comes from the files' hashes, cached between runs (services/filescan.py)."""
     context_dir = inputs.context_dir.resolve()
     dockerfile = inputs.dockerfile.resolve()
     if not context_dir.is_dir():
@@ -156,24 +160,21 @@ def prepare_source(inputs: BuildInputs, reporter: Reporter) -> PreparedSource:
         f"Context {context_dir}: {len(summary.files)} files, {human_size(summary.total_bytes)} "
         f"(ignore rules: {ignore}; largest: {largest or '-'})"
     )
+    facts = scan_context(context_dir, summary.files)
     check_context(
         summary,
         context_dir=context_dir,
         max_bytes=inputs.max_context_bytes,
         allow_large=inputs.allow_large_context,
         allowed_credentials=inputs.allowed_credential_files,
+        facts=facts,
     )
-    fd, archive_name = tempfile.mkstemp(prefix="deployer-context-", suffix=".tgz")
-    with os.fdopen(fd, "wb") as handle:
-        archive = write_archive(context_dir, summary, handle)
-    # The tag names the content and how it is built: the same files and Dockerfile give the same image tag.
-    key = hashlib.sha256(f"{archive.sha256}\n{dockerfile_rel}\n".encode()).hexdigest()
+    hashes = {path: fact.sha256 for path, fact in facts.items()}
     return PreparedSource(
+        context_dir=context_dir,
         summary=summary,
-        archive_path=Path(archive_name),
-        archive=archive,
         dockerfile=dockerfile_rel,
-        content_tag=f"src-{key[:24]}",
+        content_tag=content_tag(summary.files, hashes, dockerfile_rel),
         git_tag=_clean_git_commit_tag(context_dir),
     )
 
@@ -231,23 +232,29 @@ class BuildPlanner:
             context={
                 "files": len(source.summary.files),
                 "bytes": source.summary.total_bytes,
-                "archive_bytes": source.archive.size,
-                "archive_sha256": source.archive.sha256,
+                "object": None,
+                # Known once the archive is produced, while it is uploaded; None when nothing was uploaded.
+                "archive_bytes": None,
+                "archive_sha256": None,
                 "ignore_file": source.summary.ignore_file,
             },
         )
         registry = self._cloud.artifact_registry
+        # The tag first: when it exists (every unchanged deploy) that one read is the whole build plan. A missing
+        # repository answers the tag's read with 404 too.
+        digest = registry.tag_digest(inputs.project, inputs.region, inputs.repository, inputs.name, result.tag)
+        if digest is not None:
+            result.digest, result.reused = digest, True
+            plan.add(Step(Action.NOOP, f"{image}:{result.tag}", "image for this source already built: no build"))
+            return result
         repository = registry.get_repository(inputs.project, inputs.region, inputs.repository)
-        if repository is not None:
-            digest = registry.tag_digest(inputs.project, inputs.region, inputs.repository, inputs.name, result.tag)
-            if digest is not None:
-                result.digest, result.reused = digest, True
-                plan.add(Step(Action.NOOP, f"{image}:{result.tag}", "image for this source already built: no build"))
-                return result
+        result.repository_exists = repository is not None
 
         storage = self._cloud.storage(inputs.project)
         bucket = source_bucket_name(inputs.project)
-        object_name = f"source/{source.archive.sha256}.tgz"
+        # Named by the content tag, so it is known before anything is compressed: the same files are uploaded once.
+        object_name = f"source/{source.content_tag}.tgz"
+        result.context["object"] = f"gs://{bucket}/{object_name}"
         bucket_exists = storage.bucket_exists(bucket)
         if bucket_exists:
             plan.add(Step(Action.NOOP, f"gs://{bucket}", "source bucket exists"))
@@ -268,15 +275,23 @@ class BuildPlanner:
         else:
 
             def upload() -> None:
-                with self._reporter.activity(f"Uploading {human_size(source.archive.size)}"):
-                    stored = storage.upload(bucket, object_name, source.archive_path)
+                size = human_size(source.summary.total_bytes)
+                with (
+                    self._reporter.activity(f"Packing and uploading {size} of context"),
+                    source.open_archive() as stream,
+                ):
+                    stored = storage.upload_stream(bucket, object_name, stream, "application/gzip")
+                    source.archive = stream.info()
+                result.context["archive_bytes"] = source.archive.size
+                result.context["archive_sha256"] = source.archive.sha256
                 generation.append(stored.generation)
 
+            files = len(source.summary.files)
             plan.add(
                 Step(
                     Action.UPLOAD,
                     f"gs://{bucket}/{object_name}",
-                    f"upload the context ({source.archive.file_count} files, {human_size(source.archive.size)})",
+                    f"pack and upload the context ({files} files, {human_size(source.summary.total_bytes)})",
                     {"method": "POST", "url": f"/upload/storage/v1/b/{bucket}/o", "body": {"name": object_name}},
                     apply=upload,
                 )

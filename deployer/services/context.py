@@ -12,15 +12,11 @@ Nothing here touches the network.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import json
 import os
 import posixpath
 import re
 import stat
-import tarfile
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -28,6 +24,8 @@ from typing import BinaryIO, Protocol
 import pathspec
 
 from deployer.errors import BadInput
+from deployer.services.archive import ArchiveInfo, ArchiveStream
+from deployer.services.filescan import FileFacts, scan_files
 
 GCLOUDIGNORE = ".gcloudignore"
 DOCKERIGNORE = ".dockerignore"
@@ -37,13 +35,6 @@ DEFAULTS = "defaults"
 DEFAULT_IGNORES = (".git", ".venv", "venv", "__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache", "node_modules")
 
 _INCLUDE_DIRECTIVE = "#!include:"
-
-# Credential scanning reads only small files, and only the start of them, so a large context scans quickly.
-_SCAN_MAX_BYTES = 1024 * 1024
-_KEY_HEAD_BYTES = 4096
-_PRIVATE_KEY_RE = re.compile(rb"-----BEGIN (?:RSA |EC |OPENSSH |DSA |ENCRYPTED )?PRIVATE KEY-----")
-_ENV_ASSIGNMENT_RE = re.compile(r"^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=(.*)$")
-_ENV_TEMPLATE_SUFFIXES = frozenset({"example", "sample", "template", "dist"})
 
 _COPY_BUFFER = 1024 * 1024
 _LARGEST_DIRS = 5
@@ -56,6 +47,9 @@ class ContextFile:
     mode: int  # permission bits from lstat
     is_symlink: bool
     link_target: str | None
+    # What tells a changed file from an unchanged one without reading it (the scan cache's key, with path and size).
+    mtime_ns: int = 0
+    inode: int = 0
 
 
 @dataclass(frozen=True)
@@ -64,13 +58,6 @@ class ContextSummary:
     total_bytes: int
     ignore_file: str | None  # ".gcloudignore", ".dockerignore", ".gitignore" or "defaults"
     largest_dirs: tuple[tuple[str, int], ...]  # top-level folders by bytes, biggest first; "." is the root's files
-
-
-@dataclass(frozen=True)
-class ArchiveInfo:
-    sha256: str  # hex digest of the compressed bytes written
-    size: int  # compressed bytes written
-    file_count: int  # files and symlinks, not counting directory entries
 
 
 def human_size(n: int) -> str:
@@ -320,8 +307,8 @@ def _rules_for(context_dir: Path) -> tuple[_Rules, str]:
 
 def _context_file(path: str, full_path: str, st: os.stat_result) -> ContextFile:
     if stat.S_ISLNK(st.st_mode):
-        return ContextFile(path, 0, stat.S_IMODE(st.st_mode), True, os.readlink(full_path))
-    return ContextFile(path, st.st_size, stat.S_IMODE(st.st_mode), False, None)
+        return ContextFile(path, 0, stat.S_IMODE(st.st_mode), True, os.readlink(full_path), st.st_mtime_ns, st.st_ino)
+    return ContextFile(path, st.st_size, stat.S_IMODE(st.st_mode), False, None, st.st_mtime_ns, st.st_ino)
 
 
 def _walk(context_dir: Path, rules: _Rules) -> list[ContextFile]:
@@ -419,64 +406,21 @@ def select_context(context_dir: Path, dockerfile: Path) -> ContextSummary:
 # --- refusing credentials and oversized uploads ----------------------------------------------------------------------
 
 
-def _is_env_file(name: str) -> bool:
-    if name == ".env":
-        return True
-    return name.startswith(".env.") and name[len(".env.") :] not in _ENV_TEMPLATE_SUFFIXES
+def scan_context(context_dir: Path, files: Iterable[ContextFile], *, use_cache: bool = True) -> dict[str, FileFacts]:
+    """Each file's content hash and credential verdict (services/filescan.py), from the cache where unchanged."""
+    return scan_files(context_dir, files, use_cache=use_cache)
 
 
-def _env_has_values(text: str) -> bool:
-    for line in text.splitlines():
-        match = _ENV_ASSIGNMENT_RE.match(line)
-        if match is None:
-            continue
-        value = match.group(1).strip()
-        if value.startswith("#"):
-            continue
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1].strip()
-        if value:
-            return True
-    return False
-
-
-def _is_service_account_key(content: bytes) -> bool:
-    try:
-        document = json.loads(content)
-    except (ValueError, UnicodeDecodeError):
-        return False
-    return isinstance(document, dict) and document.get("type") == "service_account" and "private_key" in document
-
-
-def _credential_reason(full_path: Path, file: ContextFile) -> str | None:
-    name = posixpath.basename(file.path)
-    is_env = _is_env_file(name)
-    is_json = name.lower().endswith(".json")
-    if file.size >= _SCAN_MAX_BYTES and not is_env:
-        return None
-    try:
-        with full_path.open("rb") as handle:
-            content = handle.read(_SCAN_MAX_BYTES if is_env or is_json else _KEY_HEAD_BYTES)
-    except OSError:
-        # An unreadable file cannot be archived either; the archive step reports it.
-        return None
-    if is_json and file.size < _SCAN_MAX_BYTES and _is_service_account_key(content):
-        return "a service account key"
-    if is_env and _env_has_values(content.decode("utf-8", errors="replace")):
-        return "a .env file with values"
-    if file.size < _SCAN_MAX_BYTES and _PRIVATE_KEY_RE.search(content[:_KEY_HEAD_BYTES]):
-        return "a private key"
-    return None
-
-
-def find_credential_files(context_dir: Path, files: Iterable[ContextFile]) -> list[tuple[str, str]]:
+def find_credential_files(
+    context_dir: Path, files: Iterable[ContextFile], facts: Mapping[str, FileFacts] | None = None
+) -> list[tuple[str, str]]:
     """(path, reason) for each file that looks like a credential; the reason never quotes the file's content."""
+    files = list(files)
+    if facts is None:
+        facts = scan_context(context_dir, files, use_cache=False)
     found: list[tuple[str, str]] = []
     for file in files:
-        # Only the link itself is uploaded, never what it points to.
-        if file.is_symlink:
-            continue
-        reason = _credential_reason(context_dir / file.path, file)
+        reason = facts[file.path].credential
         if reason is not None:
             found.append((file.path, reason))
     return found
@@ -499,11 +443,15 @@ def check_context(
     max_bytes: int,
     allow_large: bool,
     allowed_credentials: Collection[str],
+    facts: Mapping[str, FileFacts] | None = None,
 ) -> None:
-    """Refuse to upload credentials (unless allowed one by one) or more than ``max_bytes`` (unless ``allow_large``)."""
+    """Refuse to upload credentials (unless allowed one by one) or more than ``max_bytes`` (unless ``allow_large``).
+
+    ``facts`` are the files' scan results when the caller has them (``scan_context``); else the files are read.
+    """
     allowed = {_normalize_relative(path) for path in allowed_credentials}
     credentials = [
-        (path, why) for path, why in find_credential_files(context_dir, summary.files) if path not in allowed
+        (path, why) for path, why in find_credential_files(context_dir, summary.files, facts) if path not in allowed
     ]
     if credentials:
         listing = "\n".join(f"  {path}: {why}" for path, why in credentials)
@@ -525,72 +473,9 @@ def check_context(
 # --- the archive -----------------------------------------------------------------------------------------------------
 
 
-class _HashingWriter:
-    """Passes bytes through to ``out`` while hashing and counting them."""
-
-    def __init__(self, out: BinaryIO) -> None:
-        self._out = out
-        self._hash = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        self._hash.update(data)
-        self.size += len(data)
-        self._out.write(data)
-        return len(data)
-
-    def flush(self) -> None:
-        self._out.flush()
-
-    def hexdigest(self) -> str:
-        return self._hash.hexdigest()
-
-
-def _tar_entry(name: str, kind: bytes, mode: int) -> tarfile.TarInfo:
-    # Owner, group and time are fixed so the same files always give the same bytes.
-    info = tarfile.TarInfo(name)
-    info.type = kind
-    info.mode = mode
-    info.mtime = 0
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    return info
-
-
 def write_archive(context_dir: Path, summary: ContextSummary, out: BinaryIO) -> ArchiveInfo:
-    """A reproducible tar.gz of the summary's files: same files, same bytes, whatever their mtimes or owners."""
-    files = {file.path: file for file in summary.files}
-    directories = {"/".join(path.split("/")[:i]) for path in files for i in range(1, path.count("/") + 1)}
-    writer = _HashingWriter(out)
-    with (
-        gzip.GzipFile(filename="", mode="wb", fileobj=writer, mtime=0, compresslevel=6) as compressed,
-        tarfile.TarFile(fileobj=compressed, mode="w", format=tarfile.PAX_FORMAT, copybufsize=_COPY_BUFFER) as tar,
-    ):
-        for path in sorted(directories | files.keys(), key=_path_key):
-            file = files.get(path)
-            if file is None:
-                tar.addfile(_tar_entry(path, tarfile.DIRTYPE, 0o755))
-            elif file.is_symlink:
-                info = _tar_entry(path, tarfile.SYMTYPE, 0o777)
-                info.linkname = file.link_target or ""
-                tar.addfile(info)
-            else:
-                _add_regular_file(tar, context_dir, file)
-    compressed_size = writer.size
-    return ArchiveInfo(sha256=writer.hexdigest(), size=compressed_size, file_count=len(files))
-
-
-def _add_regular_file(tar: tarfile.TarFile, context_dir: Path, file: ContextFile) -> None:
-    try:
-        with (context_dir / file.path).open("rb") as handle:
-            st = os.fstat(handle.fileno())
-            executable = bool(st.st_mode & 0o111)
-            info = _tar_entry(file.path, tarfile.REGTYPE, 0o755 if executable else 0o644)
-            # The size as the file is now, so the header agrees with the bytes streamed after it.
-            info.size = st.st_size
-            tar.addfile(info, handle)
-    except OSError as exc:
-        raise BadInput(
-            f"cannot read {file.path} in the build context: {exc.strerror or exc}",
-            "fix its permissions, or exclude it in .dockerignore or .gcloudignore",
-        ) from None
+    """The tar.gz of the summary's files written to ``out`` (services/archive.py produces it)."""
+    with ArchiveStream(context_dir, summary.files) as stream:
+        while chunk := stream.read(_COPY_BUFFER):
+            out.write(chunk)
+        return stream.info()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,13 @@ REVISION_TIMEOUT_S = 900.0
 _TAG_RE = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
 MIN_TAG = 3
 MAX_TAG_WITH_SERVICE = 46
+
+
+@dataclass(frozen=True)
+class _ServiceReads:
+    """The plan's reads of the service, started together with the build's."""
+
+    service: Future[tuple[RunService | None, dict[str, Any]]]  # the policy is {} for a preview: access is left alone
 
 
 @dataclass
@@ -113,14 +121,18 @@ class RunDeployer:
         if preview is not None:
             check_preview_tag(preview, name)
         result = DeployResult(service=name, project=project, region=region, preview=preview or "")
-        with planned_image(
-            self._cloud, self._reporter, result.plan, image=image, build_inputs=build_inputs, source=source
-        ) as result.build:
-            if preview is not None:
-                self._plan_preview(result, config, image, preview)
-            else:
-                self._plan_service(result, config, image)
-            yield result
+        full_name = f"projects/{project}/locations/{region}/services/{name}"
+        # The service (then its policy, when it exists) does not depend on the build's reads: they go out together.
+        with ThreadPoolExecutor(1, thread_name_prefix="deployer-run-reads") as pool:
+            reads = _ServiceReads(pool.submit(self._read_service, full_name, with_policy=preview is None))
+            with planned_image(
+                self._cloud, self._reporter, result.plan, image=image, build_inputs=build_inputs, source=source
+            ) as result.build:
+                if preview is not None:
+                    self._plan_preview(result, config, image, preview, reads)
+                else:
+                    self._plan_service(result, config, image, reads)
+                yield result
 
     def deploy(
         self,
@@ -148,11 +160,19 @@ class RunDeployer:
         assert result.build is not None
         return result.build.reference
 
-    def _plan_service(self, result: DeployResult, config: ServiceConfig, image: str | None) -> None:
+    def _read_service(self, name: str, *, with_policy: bool) -> tuple[RunService | None, dict[str, Any]]:
+        """The service, and its IAM policy when it exists and access is planned ({} otherwise)."""
+        service = self._cloud.run.get_service(name)
+        policy = self._cloud.run.get_iam_policy(name) if service is not None and with_policy else {}
+        return service, policy
+
+    def _plan_service(
+        self, result: DeployResult, config: ServiceConfig, image: str | None, reads: _ServiceReads
+    ) -> None:
         parent = f"projects/{result.project}/locations/{result.region}"
         name = f"{parent}/services/{result.service}"
+        current, _ = reads.service.result()
         run = self._cloud.run
-        current = run.get_service(name)
         desired = service_body(service_spec(config, self._desired_image(result, image)))
         result.image = result.build.image if result.build else (image or "").split("@", 1)[0]
         result.digest = result.build.digest if result.build else digest_of(image)
@@ -203,7 +223,7 @@ class RunDeployer:
                         ),
                     )
                 )
-        self._plan_access(result, config, name, current)
+        self._plan_access(result, config, name, current, reads)
 
     def _apply_service(
         self,
@@ -238,14 +258,16 @@ class RunDeployer:
         result.revision = service.latest_ready_revision
         self._reporter.info(f"Revision {result.revision} is serving 100% of traffic")
 
-    def _plan_preview(self, result: DeployResult, config: ServiceConfig, image: str | None, tag: str) -> None:
+    def _plan_preview(
+        self, result: DeployResult, config: ServiceConfig, image: str | None, tag: str, reads: _ServiceReads
+    ) -> None:
         """A revision with traffic tag ``tag`` and no traffic: what served before keeps serving.
 
         The service must exist (a preview shares its URL scheme, IAM and settings). Access is left as it is.
         """
         parent = f"projects/{result.project}/locations/{result.region}"
         name = f"{parent}/services/{result.service}"
-        current = self._cloud.run.get_service(name)
+        current, _ = reads.service.result()
         if current is None:
             raise DeployerError(
                 f"cannot deploy a preview of {result.service}: the service does not exist in "
@@ -304,9 +326,11 @@ class RunDeployer:
             )
         self._reporter.info(f"Revision {result.revision} (tag {tag}) receives no traffic: {result.url}")
 
-    def _plan_access(self, result: DeployResult, config: ServiceConfig, name: str, current: RunService | None) -> None:
+    def _plan_access(
+        self, result: DeployResult, config: ServiceConfig, name: str, current: RunService | None, reads: _ServiceReads
+    ) -> None:
         run = self._cloud.run
-        policy = run.get_iam_policy(name) if current is not None else {}
+        _, policy = reads.service.result()
         updated = with_public_access(policy, config.public)
         if updated is None:
             state = "public" if config.public else "private (callers need run.invoker)"

@@ -468,7 +468,15 @@ class Doctor:
         self.add(check, Severity.OK, f"{choice.type} offered in {', '.join(zones)}; {metric} {shown}")
 
     # -- the whole run -------------------------------------------------------------------------------------------------
-    def run(self, only: str | None = None) -> DoctorReport:
+    def run(
+        self,
+        only: str | None = None,
+        *,
+        accounts: tuple[str | None, str | None] | None = None,
+        repository_exists: bool | None = None,
+    ) -> DoctorReport:
+        """Every check (or ``only`` one target's). ``accounts`` and ``repository_exists``, when the caller has read
+        them already, are taken as given instead of read again."""
         region = self.report.region
         if not self.check_credentials():
             return self.report
@@ -477,11 +485,13 @@ class Doctor:
         self.check_billing()
         targets = _targets(self._config, only)
         enabled = self.check_apis(self.needed_apis(targets if only is not None else None))
-        build, runtime = self.report.accounts = self.accounts(enabled)
+        build, runtime = self.report.accounts = accounts if accounts is not None else self.accounts(enabled)
         run_as = [t.service_account or runtime for t in targets]
         act_as = [email for email in [*run_as, *([build] if targets and build else [])] if email]
         act_as_project = any(not email for email in run_as)
-        permissions = _permissions_for(targets, repository_exists=self.repository_exists(enabled, region))
+        if repository_exists is None:
+            repository_exists = self.repository_exists(enabled, region)
+        permissions = _permissions_for(targets, repository_exists=repository_exists)
         self.check_caller_permissions(permissions, act_as_project=act_as_project)
         self.check_act_as(act_as)
         if only is None:
@@ -498,11 +508,19 @@ def run_doctor(cloud: GoogleCloud, config: ResolvedConfig) -> DoctorReport:
     return Doctor(cloud, config, config.require_project(), config.region.value).run()
 
 
-def preflight_report(cloud: GoogleCloud, config: ResolvedConfig, target: str) -> DoctorReport:
+def preflight_report(
+    cloud: GoogleCloud,
+    config: ResolvedConfig,
+    target: str,
+    *,
+    accounts: tuple[str | None, str | None] | None = None,
+    repository_exists: bool | None = None,
+) -> DoctorReport:
     """The checks that matter before deploying ``target`` (a [services] / [vms] name): project, billing, APIs,
     the caller's permissions for that target and the accounts it runs as. Reads only. The report also carries
-    bootstrap's accounts, as found, for the deploy to run as."""
-    return Doctor(cloud, config, config.require_project(), config.region.value).run(only=target)
+    bootstrap's accounts, as found (or as given, when the deploy read them already), for the deploy to run as."""
+    doctor = Doctor(cloud, config, config.require_project(), config.region.value)
+    return doctor.run(only=target, accounts=accounts, repository_exists=repository_exists)
 
 
 def preflight_for_deploy(cloud: GoogleCloud, config: ResolvedConfig, target: str) -> list[Finding]:

@@ -101,3 +101,24 @@ def test_version() -> None:
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0
     assert result.stdout.startswith("deployer ")
+
+
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["deploy", "--help"], ["build", "-h"], ["config", "show", "--help"], ["emulator", "--help"]]
+)
+def test_help_imports_neither_pydantic_nor_google(argv: list[str]) -> None:
+    # What start-up costs is measured by the bench; here only what --help must not load, whatever the clock says.
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        f"sys.argv = ['deployer', *{argv!r}]\n"
+        "from deployer.cli.app import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "loaded = [m for m in ('pydantic', 'google.cloud', 'google.auth', 'rich') if m in sys.modules]\n"
+        "print('LOADED', loaded, file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert "Usage:" in done.stdout
+    assert "LOADED []" in done.stderr

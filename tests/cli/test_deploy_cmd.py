@@ -412,3 +412,52 @@ def test_unreadable_build_log_does_not_fail_a_good_build(emulator: EmulatorHandl
     assert result.exit_code == 0, result.stderr
     assert "cannot read the build log" in result.stderr
     assert result.stdout.strip().startswith(f"{REGION}-docker.pkg.dev/{project}/deployer/api@sha256:")
+
+
+@pytest.mark.parametrize("command", ["deploy", "build"])
+@pytest.mark.parametrize("value", ["0", "-5"])
+def test_an_out_of_range_context_limit_is_refused_and_nothing_is_sent(
+    emulator: EmulatorHandle, tmp_path: Path, command: str, value: str
+) -> None:
+    make_project(tmp_path / "app")
+    emulator.mark()
+    result = invoke(emulator, command, "-C", str(tmp_path / "app"), "--max-context-mb", value)
+    assert result.exit_code == 2
+    assert "--max-context-mb" in result.stderr
+    assert f"{value} is not allowed: it is a whole number of MB, at least 1" in result.stderr
+    assert emulator.requests() == []
+
+
+def test_an_unchanged_redeploy_makes_at_most_six_calls_and_no_readiness_checks(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    project = make_project(tmp_path / "app")
+    deploy_json(emulator, tmp_path / "app")
+    emulator.mark()
+    doc = deploy_json(emulator, tmp_path / "app")
+    assert doc["changed"] is False
+    calls = [f"{r['method']} {r['path']}" for r in emulator.requests()]
+    assert len(calls) <= 6, calls
+    assert len(set(calls)) == len(calls), "a read was made twice"
+    assert not any(r["mutating"] for r in emulator.requests())
+    # Doctor's reads (project, billing, APIs, permissions) are for deploys that change something.
+    assert f"GET /v3/projects/{project}" not in calls
+    assert f"POST /v3/projects/{project}:testIamPermissions" not in calls
+
+    emulator.mark()
+    checked = invoke(emulator, "deploy", "-C", str(tmp_path / "app"), "--json", "--check")
+    assert checked.exit_code == 0, checked.stderr
+    calls = [f"{r['method']} {r['path']}" for r in emulator.requests()]
+    assert f"GET /v3/projects/{project}" in calls
+    assert f"POST /v3/projects/{project}:testIamPermissions" in calls
+    assert len(set(calls)) == len(calls), "a read was made twice"
+
+
+def test_a_first_deploy_reads_nothing_twice(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    make_project(tmp_path / "app")
+    emulator.mark()
+    deploy_json(emulator, tmp_path / "app")
+    reads = [f"{r['method']} {r['path']}" for r in emulator.requests() if not r["mutating"]]
+    # Polling a build or an operation repeats on purpose; every other read is made once.
+    once = [r for r in reads if "/operations/" not in r and "/builds/" not in r and "/download/" not in r]
+    assert len(set(once)) == len(once), once

@@ -113,8 +113,9 @@ def test_init_with_the_projects_requirements_then_deploy(emulator: EmulatorHandl
     client = storage.Client(
         project=project, credentials=AnonymousCredentials(), client_options={"api_endpoint": emulator.url}
     )
-    archive = f"source/{doc['build']['context']['archive_sha256']}.tgz"
-    data = client.bucket(f"{project}_cloudbuild").blob(archive).download_as_bytes()
+    bucket, _, archive = doc["build"]["context"]["object"].removeprefix("gs://").partition("/")
+    assert bucket == f"{project}_cloudbuild"
+    data = client.bucket(bucket).blob(archive).download_as_bytes()
     import io
     import tarfile
 

@@ -27,6 +27,7 @@ SERVICE_ACCOUNT_KEY = (
     '"client_email": "x@p.iam.gserviceaccount.com"}'
 )
 PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nSECRETSECRET\n-----END OPENSSH PRIVATE KEY-----\n"
+PGP_KEY = "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nSECRETSECRET\n-----END PGP PRIVATE KEY BLOCK-----\n"
 
 
 def make(root: Path, tree: dict[str, str | bytes]) -> Path:
@@ -339,12 +340,97 @@ def test_credentials_of_each_kind_are_found(tmp_path: Path) -> None:
     ]
 
 
-def test_key_deep_in_a_large_file_is_not_scanned(tmp_path: Path) -> None:
+def test_a_key_anywhere_in_a_large_file_is_found(tmp_path: Path) -> None:
+    # Deep in a file, straddling the scanner's 1 MiB read chunks, and after 1 MiB of data.
+    straddling = "x" * (1024 * 1024 - 10) + PRIVATE_KEY
     make(
-        tmp_path, {"Dockerfile": "x", "late.txt": "x" * 5000 + PRIVATE_KEY, "big.txt": PRIVATE_KEY + "x" * 1024 * 1024}
+        tmp_path,
+        {
+            "Dockerfile": "x",
+            "late.txt": "x" * 5000 + PRIVATE_KEY,
+            "big.txt": PRIVATE_KEY + "x" * 1024 * 1024,
+            "straddle.csv": straddling,
+            "deep.bin": b"\0" * (3 * 1024 * 1024) + PGP_KEY.encode(),
+            "ok.pem": "-----BEGIN CERTIFICATE-----\nMIIB\n-----BEGIN PUBLIC KEY-----\n",
+        },
     )
     summary = select_context(tmp_path, tmp_path / "Dockerfile")
-    assert find_credential_files(tmp_path, summary.files) == []
+    assert find_credential_files(tmp_path, summary.files) == [
+        ("big.txt", "a private key"),
+        ("deep.bin", "a private key"),
+        ("late.txt", "a private key"),
+        ("straddle.csv", "a private key"),
+    ]
+
+
+def test_credentials_by_name_and_kind_are_found(tmp_path: Path) -> None:
+    big_key = SERVICE_ACCOUNT_KEY[:-1] + ', "padding": "' + "p" * (1024 * 1024) + '"}'
+    make(
+        tmp_path,
+        {
+            "Dockerfile": "x",
+            "gcloud/adc": '{"client_id": "c", "client_secret": "SECRETSECRET", "refresh_token": "r", '
+            '"type": "authorized_user"}',
+            "wif.conf": '{"type": "external_account", "audience": "//iam.googleapis.com/x"}',
+            "keys/sa.key": SERVICE_ACCOUNT_KEY,
+            "keys/big.json": big_key,
+            "certs/legacy.p12": b"\x30\x82\x01\x00",
+            ".netrc": "machine example.com login me password SECRETSECRET\n",
+            ".npmrc": "//registry.npmjs.org/:_authToken=SECRETSECRET\n",
+            "web/.npmrc": "registry=https://registry.npmjs.org/\n",
+            "home/.aws/credentials": "[default]\naws_access_key_id = AKIA\naws_secret_access_key = SECRETSECRET\n",
+            ".envrc": "export API_KEY=SECRETSECRET\n",
+            "prod.env": "DB_PASSWORD=SECRETSECRET\n",
+            "example.env": "DB_PASSWORD=changeme\n",
+            "empty.env": "DB_PASSWORD=\n",
+            "ssh/id_rsa": "not even a PEM header\n",
+            "ssh/id_rsa.pub": "ssh-rsa AAAA me@host\n",
+        },
+    )
+    summary = select_context(tmp_path, tmp_path / "Dockerfile")
+    assert find_credential_files(tmp_path, summary.files) == [
+        (".envrc", "an .envrc with values"),
+        (".netrc", "a .netrc (logins and passwords)"),
+        (".npmrc", "an .npmrc with a registry token"),
+        ("certs/legacy.p12", "a PKCS#12 key (.p12/.pfx)"),
+        ("gcloud/adc", "gcloud user credentials (authorized_user)"),
+        ("home/.aws/credentials", "AWS credentials"),
+        ("keys/big.json", "a service account key"),
+        ("keys/sa.key", "a service account key"),
+        ("prod.env", "a .env file with values"),
+        ("ssh/id_rsa", "an SSH private key"),
+        ("wif.conf", "a workload identity federation credential (external_account)"),
+    ]
+
+
+def test_scan_results_are_cached_and_a_change_is_seen(tmp_path: Path, isolated_env: Path) -> None:
+    from deployer.services.context import scan_context
+    from deployer.services.filescan import cache_dir
+
+    root = make(tmp_path / "ctx", {"Dockerfile": "x", "a.txt": "c" * len(PRIVATE_KEY)})
+    old = 1_000_000_000
+    for name in ("Dockerfile", "a.txt"):
+        os.utime(root / name, (old, old))
+    summary = select_context(root, root / "Dockerfile")
+    first = scan_context(root, summary.files)
+    assert cache_dir() == isolated_env / ".cache" / "deployer"
+    assert list((cache_dir() / "files").glob("*.json"))
+    assert scan_context(root, summary.files) == first
+    # Same size and mtime, but a new inode (an editor's save-by-rename): read again, and the key is found.
+    replacement = root / "a.txt.new"
+    replacement.write_text(PRIVATE_KEY)
+    os.utime(replacement, (old, old))
+    os.replace(replacement, root / "a.txt")
+    again = scan_context(root, select_context(root, root / "Dockerfile").files)
+    assert again["a.txt"].credential == "a private key"
+    assert again["a.txt"].sha256 != first["a.txt"].sha256
+
+
+def test_xdg_cache_home_is_respected(tmp_path: Path, isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from deployer.services.filescan import cache_dir
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "deployer"
 
 
 def test_credentials_refused_without_their_content(tmp_path: Path) -> None:
@@ -480,3 +566,90 @@ def test_human_size() -> None:
         "612 MB",
     ]
     assert human_size(5 * 10**9) == "5.0 GB"
+
+
+# --- the content tag and the streamed archive ------------------------------------------------------------------------
+
+
+def _tag(root: Path) -> str:
+    from deployer.services.archive import content_tag
+    from deployer.services.context import scan_context
+
+    summary = select_context(root, root / "Dockerfile")
+    facts = scan_context(root, summary.files, use_cache=False)
+    return content_tag(summary.files, {path: fact.sha256 for path, fact in facts.items()}, "Dockerfile")
+
+
+def test_content_tag_names_paths_modes_and_contents_not_times(tmp_path: Path) -> None:
+    first = _tree_with_times(tmp_path / "one", 1_000_000, 0o644)
+    second = _tree_with_times(tmp_path / "two", 2_000_000_000, 0o600)
+    assert _tag(first) == _tag(second)
+    assert _tag(first).startswith("src-")
+    assert len(_tag(first)) == 4 + 24
+    os.chmod(second / "src" / "app.py", 0o755)
+    executable = _tag(second)
+    assert executable != _tag(first)
+    os.chmod(second / "src" / "app.py", 0o644)
+    (second / "src" / "app.py").write_text("print(2)\n")
+    assert _tag(second) not in (_tag(first), executable)
+    (second / "src" / "app.py").rename(second / "src" / "main.py")
+    (second / "src" / "main.py").write_text("print(1)\n")
+    assert _tag(second) != _tag(first)
+
+
+def test_content_tag_does_not_depend_on_compression(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import zlib
+
+    from deployer.services import archive
+
+    root = _tree_with_times(tmp_path, 1_000_000, 0o644)
+    before = _tag(root), archive_bytes(root)
+    monkeypatch.setattr(archive, "_compress", lambda data, level, wbits: zlib.compress(data, 9, wbits))
+    after = _tag(root), archive_bytes(root)
+    assert after[0] == before[0]
+    assert after[1] != before[1]
+
+
+def test_streamed_archive_has_every_byte_in_many_members(tmp_path: Path) -> None:
+    from deployer.services.archive import ArchiveStream
+
+    csv = "".join(f"{i},{i * 7 % 13},name-{i % 97}\n" for i in range(400_000)).encode()
+    weights = os.urandom(6 * 1024 * 1024)
+    make(tmp_path, {"Dockerfile": "FROM x\n", "data/table.csv": csv, "model.ckpt": weights})
+    summary = select_context(tmp_path, tmp_path / "Dockerfile")
+    out = io.BytesIO()
+    with ArchiveStream(tmp_path, summary.files, threads=2) as stream:
+        while chunk := stream.read(300_000):
+            out.write(chunk)
+        info = stream.info()
+    data = out.getvalue()
+    assert info.size == len(data)
+    assert info.sha256 == hashlib.sha256(data).hexdigest()
+    # The random checkpoint is stored, not compressed; the CSV is compressed.
+    assert info.stored_bytes == len(weights)
+    assert len(data) < len(weights) + len(csv) // 2
+    assert data.count(b"\x1f\x8b\x08") > 2  # several gzip members
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        table, model = tar.extractfile("data/table.csv"), tar.extractfile("model.ckpt")
+        assert table is not None
+        assert model is not None
+        assert table.read() == csv
+        assert model.read() == weights
+    # Python's own tarfile, uncompressed, gives the same tar stream byte for byte.
+    plain = io.BytesIO()
+    with tarfile.open(fileobj=plain, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for member in members(data):
+            source = tmp_path / member.name
+            tar.addfile(member, source.open("rb") if member.isfile() else None)
+    assert gzip.decompress(data) == plain.getvalue()
+
+
+def test_a_streamed_archive_cannot_seek_back(tmp_path: Path) -> None:
+    from deployer.services.archive import ArchiveStream
+
+    make(tmp_path, {"Dockerfile": "FROM x\n"})
+    with ArchiveStream(tmp_path, select_context(tmp_path, tmp_path / "Dockerfile").files) as stream:
+        stream.read(10)
+        assert stream.seek(10) == 10
+        with pytest.raises(OSError, match="cannot seek"):
+            stream.seek(0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from deployer.errors import DeployerError
 from deployer.gcp import GoogleCloud
 from deployer.services import roles
@@ -14,15 +16,19 @@ def bootstrap_accounts(cloud: GoogleCloud, project: str) -> tuple[str | None, st
     whether it exists, through testIamPermissions, which any caller may call; then deploy's actAs check names the
     grant that is missing instead of silently falling back to Google's default accounts.
     """
-    found: list[str | None] = []
-    for account_id in (roles.BUILD_ACCOUNT_ID, roles.RUNTIME_ACCOUNT_ID):
+
+    def find(account_id: str) -> str | None:
         email = roles.service_account_email(account_id, project)
         try:
             account = cloud.iam.get_service_account(project, email)
-            found.append(account.email if account is not None and not account.disabled else None)
+            return account.email if account is not None and not account.disabled else None
         except DeployerError:
             try:
-                found.append(email if cloud.iam.account_exists(project, email) else None)
+                return email if cloud.iam.account_exists(project, email) else None
             except DeployerError:
-                found.append(None)
-    return found[0], found[1]
+                return None
+
+    # The two reads do not depend on each other: one round trip of wall time, not two.
+    with ThreadPoolExecutor(2, thread_name_prefix="deployer-accounts") as pool:
+        build, runtime = pool.map(find, (roles.BUILD_ACCOUNT_ID, roles.RUNTIME_ACCOUNT_ID))
+    return build, runtime

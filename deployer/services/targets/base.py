@@ -12,8 +12,9 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
+from deployer.errors import DeployerError
 from deployer.plan import Result
-from deployer.services.predeploy import ReadyToDeploy, ready_to_deploy
+from deployer.services.predeploy import ReadyToDeploy, check_readiness, ready_to_deploy, repository_exists_of
 
 if TYPE_CHECKING:
     from deployer.config import ResolvedConfig
@@ -33,6 +34,7 @@ class DeployRequest:
     allow_large_context: bool = False
     allow_credential_files: tuple[str, ...] = ()
     preview: str | None = None  # a traffic tag: a revision that receives no traffic (Cloud Run services only)
+    check: bool = False  # run the readiness checks even when the plan changes nothing
 
 
 class Target(Protocol[R]):
@@ -77,24 +79,31 @@ def warn_secret_env(target: Target[R], reporter: Reporter) -> None:
 
 @contextmanager
 def planned_deploy(cloud: GoogleCloud, reporter: Reporter, target: Target[R], request: DeployRequest) -> Iterator[R]:
-    """Check the flags, pack and check the context, run the readiness checks, then plan; reads only.
+    """Check the flags and the context, plan, then run the readiness checks when the plan changes something (or
+    ``request.check``); reads only. The checked context lives until the block ends, for the plan's upload step.
 
-    The packed context lives until the block ends, for the plan's upload step.
+    An unchanged deploy so costs only the plan's reads. A planning read that Google refuses runs the checks too: a
+    project that is not ready stops with doctor's findings and fixes, not the refusal alone.
     """
     target.check(request)
     inputs = target.build_inputs(request)
     reporter.info(target.announce(cloud, inputs))
     warn_secret_env(target, reporter)
-    with (
-        ready_to_deploy(
-            cloud,
-            target.config,
-            target.name,
-            inputs,
-            image=request.image,
-            lint_target=target.lint_target,
-            reporter=reporter,
-        ) as ready,
-        target.plan(cloud, reporter, ready, request) as result,
-    ):
-        yield result
+    config, name = target.config, target.name
+    with ready_to_deploy(
+        cloud, config, name, inputs, image=request.image, lint_target=target.lint_target, reporter=reporter
+    ) as ready:
+        planning = True
+        try:
+            with target.plan(cloud, reporter, ready, request) as result:
+                planning = False
+                if request.check or result.plan.changes:
+                    repository_exists = repository_exists_of(result)
+                    check_readiness(
+                        cloud, config, name, reporter, identities=ready.identities, repository_exists=repository_exists
+                    )
+                yield result
+        except DeployerError:
+            if planning:
+                check_readiness(cloud, config, name, reporter, identities=ready.identities)
+            raise
