@@ -68,9 +68,14 @@ DirectoryOption = typer.Option(
 ConfigOption = typer.Option(None, "--config", help="Config file to use instead of deployer.toml [env DEPLOYER_CONFIG].")
 JsonOption = typer.Option(False, "--json", help="Print one JSON document on stdout (for CI).", callback=_remember)
 DryRunOption = typer.Option(
-    False, "--dry-run", help="Print the plan (each step, and the request it would send) and change nothing."
+    False,
+    "--dry-run",
+    help="Print the plan (each step, and the request it would send) and change nothing; Cloud Run requests are "
+    "checked by the server (validate_only).",
 )
-DiffOption = typer.Option(False, "--diff", help="Show what would change and ask before applying.")
+DiffOption = typer.Option(
+    False, "--diff", help="Show what would change and ask before applying (a VM recreate always asks)."
+)
 YesOption = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
 VerboseOption = typer.Option(False, "--verbose", "-v", help="Show tracebacks of unexpected errors.", callback=_remember)
 
