@@ -202,6 +202,12 @@ def bucket_not_found() -> StorageError:
     return StorageError(404, "notFound", "The specified bucket does not exist.")
 
 
+def require_bucket(emulator: Emulator, bucket: str) -> None:
+    """404 ``notFound`` unless the bucket exists."""
+    if bucket not in emulator.state.table(BUCKETS):
+        raise bucket_not_found()
+
+
 def object_not_found(bucket: str, name: str) -> StorageError:
     return StorageError(404, "notFound", f"No such object: {bucket}/{name}")
 

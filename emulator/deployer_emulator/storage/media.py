@@ -63,8 +63,7 @@ def _media_response(emulator: Emulator, req: Request, bucket: str, name: str) ->
     preconditions = _preconditions(req)
     path = base.object_file(emulator, bucket, name)
     with emulator.state.lock:
-        if bucket not in emulator.state.table(base.BUCKETS):
-            raise base.bucket_not_found()
+        base.require_bucket(emulator, bucket)
         stored = emulator.state.table(base.OBJECTS).get(base.object_key(bucket, name))
         if stored is None or (generation is not None and int(stored["generation"]) != generation):
             raise base.object_not_found(bucket, name)

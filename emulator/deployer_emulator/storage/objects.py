@@ -23,8 +23,7 @@ def register_objects(emulator: Emulator) -> None:
         max_results = base.int_param(req, "maxResults") or 1000
         after = base.page_token_decode(req.param("pageToken") or "") if req.param("pageToken") else None
         with emulator.state.lock:
-            if bucket not in emulator.state.table(base.BUCKETS):
-                raise base.bucket_not_found()
+            base.require_bucket(emulator, bucket)
             key_prefix = f"{bucket}/"
             docs = sorted(
                 (doc for key, doc in emulator.state.table(base.OBJECTS).items() if key.startswith(key_prefix)),
@@ -79,8 +78,7 @@ def register_objects(emulator: Emulator) -> None:
             return _media_response(emulator, req, bucket, object)
         generation = base.int_param(req, "generation")
         with emulator.state.lock:
-            if bucket not in emulator.state.table(base.BUCKETS):
-                raise base.bucket_not_found()
+            base.require_bucket(emulator, bucket)
             doc = emulator.state.table(base.OBJECTS).get(base.object_key(bucket, object))
             if doc is None or (generation is not None and int(doc["generation"]) != generation):
                 raise base.object_not_found(bucket, object)
@@ -100,8 +98,7 @@ def register_objects(emulator: Emulator) -> None:
         body = _object_metadata(base.json_body(req))
         emulator.authorize(req, "storage.objects.update", f"projects/_/buckets/{bucket}/objects/{object}")
         with emulator.mutation():
-            if bucket not in emulator.state.table(base.BUCKETS):
-                raise base.bucket_not_found()
+            base.require_bucket(emulator, bucket)
             doc = emulator.state.table(base.OBJECTS).get(base.object_key(bucket, object))
             if doc is None:
                 raise base.object_not_found(bucket, object)
@@ -133,8 +130,7 @@ def register_objects(emulator: Emulator) -> None:
         emulator.authorize(req, "storage.objects.delete", f"projects/_/buckets/{bucket}/objects/{object}")
         generation = base.int_param(req, "generation")
         with emulator.mutation():
-            if bucket not in emulator.state.table(base.BUCKETS):
-                raise base.bucket_not_found()
+            base.require_bucket(emulator, bucket)
             objects = emulator.state.table(base.OBJECTS)
             key = base.object_key(bucket, object)
             doc = objects.get(key)

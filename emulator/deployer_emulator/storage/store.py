@@ -30,8 +30,7 @@ def ensure_bucket(emulator: Emulator, bucket: str, project: str, location: str =
 
 def get_object(emulator: Emulator, bucket: str, name: str) -> dict[str, Any]:
     with emulator.state.lock:
-        if bucket not in emulator.state.table(base.BUCKETS):
-            raise base.bucket_not_found()
+        base.require_bucket(emulator, bucket)
         doc = emulator.state.table(base.OBJECTS).get(base.object_key(bucket, name))
         if doc is None:
             raise base.object_not_found(bucket, name)
@@ -53,8 +52,7 @@ def append_object(emulator: Emulator, bucket: str, name: str, data: bytes) -> No
     key = base.object_key(bucket, name)
     path = base.object_file(emulator, bucket, name)
     with emulator.mutation():
-        if bucket not in emulator.state.table(base.BUCKETS):
-            raise base.bucket_not_found()
+        base.require_bucket(emulator, bucket)
         objects = emulator.state.table(base.OBJECTS)
         doc = objects.get(key)
         if doc is None:
@@ -239,8 +237,7 @@ def _commit_object(
                 400, "invalid", f'Provided MD5 hash "{sent_md5}" doesn\'t match calculated MD5 hash "{md5}".'
             )
         with emulator.mutation():
-            if bucket not in emulator.state.table(base.BUCKETS):
-                raise base.bucket_not_found()
+            base.require_bucket(emulator, bucket)
             objects = emulator.state.table(base.OBJECTS)
             key = base.object_key(bucket, name)
             previous = objects.get(key)

@@ -27,8 +27,7 @@ def register_uploads(emulator: Emulator) -> None:
                 "Upload requests must include an uploadType URL parameter and a URL path beginning with /upload/",
             )
         with emulator.state.lock:
-            if bucket not in emulator.state.table(base.BUCKETS):
-                raise base.bucket_not_found()
+            base.require_bucket(emulator, bucket)
         if upload_type == "media":
             name = _validate_object_name(req.param("name"))
             metadata = {"contentType": req.headers.get("content-type") or "application/octet-stream"}
