@@ -118,7 +118,7 @@ for _zone in ZONES:
     REGIONS.setdefault(region_of(_zone), []).append(_zone)
 
 # The default auto-mode VPC's subnet per region (https://cloud.google.com/vpc/docs/subnets#ip-ranges).
-_DEFAULT_SUBNETS = {
+DEFAULT_SUBNETS = {
     "us-central1": "10.128.0.0/20",
     "europe-west1": "10.132.0.0/20",
     "us-west1": "10.138.0.0/20",
@@ -137,7 +137,7 @@ _DEFAULT_SUBNETS = {
     "us-west4": "10.182.0.0/20",
 }
 # External addresses come from the documentation ranges (RFC 5737): nothing here routes to a real host.
-_EXTERNAL_POOLS = ("203.0.113.0/24", "198.51.100.0/24", "192.0.2.0/24")
+EXTERNAL_POOLS = ("203.0.113.0/24", "198.51.100.0/24", "192.0.2.0/24")
 
 
 @dataclass(frozen=True)
@@ -227,7 +227,7 @@ def _machine_shapes() -> dict[str, MachineShape]:
 
 
 MACHINE_TYPES = _machine_shapes()
-_CPU_PLATFORM = {
+CPU_PLATFORM = {
     "n1": "Intel Skylake",
     "e2": "Intel Broadwell",
     "g2": "Intel Cascade Lake",
@@ -237,23 +237,23 @@ _CPU_PLATFORM = {
 }
 # The regional CPU quota each family draws on (https://cloud.google.com/compute/resource-usage#cpu_quota; G2, A3 and
 # A4 on CPUS is unconfirmed).
-_CPU_METRIC = {"a2": "A2_CPUS"}
+CPU_METRIC = {"a2": "A2_CPUS"}
 # Disk types each family can boot from (the machine series pages, https://cloud.google.com/compute/docs/machine-resource;
 # not authoritative). The API's default boot disk type is pd-standard, which G2, A3 and A4 do not support.
-_HYPERDISKS = {"hyperdisk-balanced", "hyperdisk-extreme", "hyperdisk-ml", "hyperdisk-throughput"}
-_DISK_TYPES = {"pd-standard", "pd-balanced", "pd-ssd", "pd-extreme", *_HYPERDISKS}
-_FAMILY_DISKS = {
+HYPERDISKS = {"hyperdisk-balanced", "hyperdisk-extreme", "hyperdisk-ml", "hyperdisk-throughput"}
+DISK_TYPES = {"pd-standard", "pd-balanced", "pd-ssd", "pd-extreme", *HYPERDISKS}
+FAMILY_DISKS = {
     "n1": {"pd-standard", "pd-balanced", "pd-ssd"},
     "e2": {"pd-standard", "pd-balanced", "pd-ssd"},
     "g2": {"pd-balanced", "pd-ssd", "hyperdisk-ml", "hyperdisk-throughput"},
     "a2": {"pd-standard", "pd-balanced", "pd-ssd"},
-    "a3": {"pd-balanced", "pd-ssd", *_HYPERDISKS},
-    "a4": set(_HYPERDISKS),
-    "a3-ultragpu": set(_HYPERDISKS),  # https://cloud.google.com/compute/docs/disks/hyperdisks#machine-type-support
+    "a3": {"pd-balanced", "pd-ssd", *HYPERDISKS},
+    "a4": set(HYPERDISKS),
+    "a3-ultragpu": set(HYPERDISKS),  # https://cloud.google.com/compute/docs/disks/hyperdisks#machine-type-support
 }
 # How Compute names a family in its "InstanceTaxonomies are not compatible" answer (seen for G2,
 # https://github.com/skypilot-org/skypilot/issues/3933; A3/A4 by analogy, unconfirmed).
-_TAXONOMY = {
+TAXONOMY = {
     "g2": ("GRAPHICS_OPTIMIZED", "GEN_2"),
     "a3": ("ACCELERATOR_OPTIMIZED", "GEN_3"),
     "a4": ("ACCELERATOR_OPTIMIZED", "GEN_4"),
@@ -281,12 +281,12 @@ COS_IMAGES = (
     CosImage("cos-beta-121-18867-0-50", "cos-beta", "121-18867.0.50"),
     CosImage("cos-dev-125-19090-0-0", "cos-dev", "125-19090.0.0"),
 )
-_COS_PROJECT = "cos-cloud"
-_COS_IMAGE_GB = 10
+COS_PROJECT = "cos-cloud"
+COS_IMAGE_GB = 10
 
 
-def _find_image(project: str, *, family: str | None = None, name: str | None = None) -> CosImage | None:
-    if project != _COS_PROJECT:
+def find_image(project: str, *, family: str | None = None, name: str | None = None) -> CosImage | None:
+    if project != COS_PROJECT:
         return None
     for image in COS_IMAGES:
         if (family is not None and image.family == family) or (name is not None and image.name == name):

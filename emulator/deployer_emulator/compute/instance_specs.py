@@ -7,24 +7,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from deployer_emulator.compute import catalogue
 from deployer_emulator.compute.base import _API_PREFIX_RE, API, INSTANCES, EngineBase, _copy, _fingerprint
-from deployer_emulator.compute.catalogue import (
-    _COS_IMAGE_GB,
-    _COS_PROJECT,
-    _DEFAULT_SUBNETS,
-    _DISK_TYPES,
-    _EXTERNAL_POOLS,
-    _FAMILY_DISKS,
-    _TAXONOMY,
-    ACCELERATORS,
-    MACHINE_TYPES,
-    ZONES,
-    CosImage,
-    MachineShape,
-    _find_image,
-    machine_types_in,
-    region_of,
-)
 from deployer_emulator.compute.errors import (
     ComputeError,
     _bad_request,
@@ -51,8 +35,8 @@ _MAX_RUN_MIN_S = 30
 _MAX_RUN_MAX_S = 120 * 24 * 3600
 
 
-def _taxonomy_message(disk_type: str, shape: MachineShape) -> str:
-    family, generation = _TAXONOMY.get(shape.family, (shape.family.upper(), "GEN_1"))
+def _taxonomy_message(disk_type: str, shape: catalogue.MachineShape) -> str:
+    family, generation = catalogue.TAXONOMY.get(shape.family, (shape.family.upper(), "GEN_1"))
     taxonomy = (
         f"instance_type: VIRTUAL_MACHINE\nfamily: {family}\ngeneration: {generation}\ncpu_vendor: INTEL\n"
         "architecture: X86_64\n"
@@ -75,7 +59,12 @@ class InstanceSpecs(EngineBase):
 
     def _assign_external(self, instance: dict[str, Any]) -> None:
         used = self._used_external()
-        free = (str(ip) for pool in _EXTERNAL_POOLS for ip in ipaddress.ip_network(pool).hosts() if str(ip) not in used)
+        free = (
+            str(ip)
+            for pool in catalogue.EXTERNAL_POOLS
+            for ip in ipaddress.ip_network(pool).hosts()
+            if str(ip) not in used
+        )
         for nic in instance.get("networkInterfaces", []):
             for config in nic.get("accessConfigs", []):
                 if not config.get("natIP"):
@@ -91,23 +80,23 @@ class InstanceSpecs(EngineBase):
             if key.startswith(f"projects/{project}/")
             for nic in instance.get("networkInterfaces", [])
         }
-        subnet = ipaddress.ip_network(_DEFAULT_SUBNETS.get(region, "10.200.0.0/20"))
+        subnet = ipaddress.ip_network(catalogue.DEFAULT_SUBNETS.get(region, "10.200.0.0/20"))
         for index, host in enumerate(subnet.hosts()):
             if index >= 1 and str(host) not in used:  # .1 is the subnet's gateway
                 return str(host)
         raise ComputeError(503, "resourceExhausted", f"The default subnet of {region} has no address left.")
 
-    def _resolve_machine_type(self, value: str, zone: str, path: str) -> MachineShape:
+    def _resolve_machine_type(self, value: str, zone: str, path: str) -> catalogue.MachineShape:
         match = re.fullmatch(_API_PREFIX_RE + r"(?:projects/[^/]+/)?zones/([^/]+)/machineTypes/([^/]+)", value)
         if match is None:
             raise _malformed(path, value)
         given_zone, name = match.group(1), match.group(2)
-        shape = MACHINE_TYPES.get(name)
-        if given_zone != zone or shape is None or shape not in machine_types_in(zone):
+        shape = catalogue.MACHINE_TYPES.get(name)
+        if given_zone != zone or shape is None or shape not in catalogue.machine_types_in(zone):
             raise _invalid_field(path, value, f"Machine type with name '{name}' does not exist in zone '{zone}'.")
         return shape
 
-    def _resolve_image(self, project: str, value: str, path: str) -> CosImage:
+    def _resolve_image(self, project: str, value: str, path: str) -> catalogue.CosImage:
         match = re.fullmatch(
             _API_PREFIX_RE
             + r"(?:projects/(?P<project>[^/]+)/)?global/images/(?:family/(?P<family>[^/]+)|(?P<image>[^/]+))",
@@ -116,7 +105,7 @@ class InstanceSpecs(EngineBase):
         if match is None:
             raise _malformed(path, value)
         image_project = match.group("project") or project
-        found = _find_image(image_project, family=match.group("family"), name=match.group("image"))
+        found = catalogue.find_image(image_project, family=match.group("family"), name=match.group("image"))
         if found is None:
             # "Invalid value for field 'resource.disks[0].initializeParams.sourceImage': '...'. The referenced image
             # resource cannot be found." (400, invalid)
@@ -124,8 +113,8 @@ class InstanceSpecs(EngineBase):
         return found
 
     def _normalize_disks(
-        self, project: str, zone: str, name: str, shape: MachineShape, disks: list[dict[str, Any]]
-    ) -> tuple[list[dict[str, Any]], list[str], CosImage]:
+        self, project: str, zone: str, name: str, shape: catalogue.MachineShape, disks: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], list[str], catalogue.CosImage]:
         if not disks:
             # Unconfirmed wording: an instance needs a boot disk.
             raise _invalid_field("resource.disks", "", "At least one boot disk must be specified.")
@@ -133,7 +122,7 @@ class InstanceSpecs(EngineBase):
         if len(boots) > 1:
             raise _invalid_field(f"resource.disks[{boots[1]}].boot", "true", "Only one boot disk may be specified.")
         boot_index = boots[0] if boots else 0
-        image: CosImage | None = None
+        image: catalogue.CosImage | None = None
         normalized: list[dict[str, Any]] = []
         disk_types: list[str] = []
         for index, disk in enumerate(disks):
@@ -149,13 +138,13 @@ class InstanceSpecs(EngineBase):
                         f"{path}.initializeParams.sourceImage", "", "A boot disk must be created from an image."
                     )
                 image = self._resolve_image(project, str(params["sourceImage"]), f"{path}.initializeParams.sourceImage")
-                size = size or _COS_IMAGE_GB
-                if size < _COS_IMAGE_GB:
+                size = size or catalogue.COS_IMAGE_GB
+                if size < catalogue.COS_IMAGE_GB:
                     # Unconfirmed wording; the rule is AttachedDiskInitializeParams.disk_size_gb's docstring.
                     raise _invalid_field(
                         f"{path}.initializeParams.diskSizeGb",
                         size,
-                        f"Requested disk size cannot be smaller than the image size ({_COS_IMAGE_GB} GB)",
+                        f"Requested disk size cannot be smaller than the image size ({catalogue.COS_IMAGE_GB} GB)",
                     )
             else:
                 size = size or 500  # "If you do not specify a sourceImage, the default disk size is 500 GB."
@@ -165,7 +154,7 @@ class InstanceSpecs(EngineBase):
                     )
             disk_type = self._resolve_disk_type(project, zone, str(params.get("diskType") or ""), path)
             series = "a3-ultragpu" if shape.name.startswith("a3-ultragpu-") else shape.family
-            if disk_type not in _FAMILY_DISKS.get(series, _DISK_TYPES):
+            if disk_type not in catalogue.FAMILY_DISKS.get(series, catalogue.DISK_TYPES):
                 raise _bad_request(_taxonomy_message(disk_type, shape))
             disk_name = str(params.get("diskName") or (name if index == boot_index else f"{name}-{index}"))
             doc: dict[str, Any] = {
@@ -182,7 +171,7 @@ class InstanceSpecs(EngineBase):
                 "architecture": "X86_64",
             }
             if index == boot_index and image is not None:
-                doc["licenses"] = [API + f"projects/{_COS_PROJECT}/global/licenses/cos"]
+                doc["licenses"] = [API + f"projects/{catalogue.COS_PROJECT}/global/licenses/cos"]
                 doc["guestOsFeatures"] = _COS_GUEST_OS_FEATURES
             normalized.append(doc)
             disk_types.append(disk_type)
@@ -197,12 +186,12 @@ class InstanceSpecs(EngineBase):
         match = re.fullmatch(_API_PREFIX_RE + r"(?:projects/[^/]+/)?zones/([^/]+)/diskTypes/([^/]+)", value)
         if match is None:
             raise _malformed(f"{path}.initializeParams.diskType", value)
-        if match.group(1) != zone or match.group(2) not in _DISK_TYPES:
+        if match.group(1) != zone or match.group(2) not in catalogue.DISK_TYPES:
             raise _not_found(f"projects/{project}/zones/{match.group(1)}/diskTypes/{match.group(2)}")
         return match.group(2)
 
     def _normalize_accelerators(
-        self, project: str, zone: str, shape: MachineShape, given: list[dict[str, Any]]
+        self, project: str, zone: str, shape: catalogue.MachineShape, given: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
         if shape.gpu is not None:
             if given:
@@ -222,17 +211,17 @@ class InstanceSpecs(EngineBase):
             if match is None:
                 raise _malformed(f"{path}.acceleratorType", value)
             accelerator_zone, name = match.group(1), match.group(2)
-            if accelerator_zone != zone or name not in ZONES[zone]:
+            if accelerator_zone != zone or name not in catalogue.ZONES[zone]:
                 # "The resource 'projects/p/zones/us-west1-b/acceleratorTypes/nvidia-tesla-p4' was not found"
                 # (https://github.com/fastai/course-v3/pull/430; HTTP status unconfirmed).
                 raise _not_found(f"projects/{project}/zones/{accelerator_zone}/acceleratorTypes/{name}")
-            catalogue = ACCELERATORS[name]
-            if shape.family != "n1" or not catalogue.n1_counts:
+            known = catalogue.ACCELERATORS[name]
+            if shape.family != "n1" or not known.n1_counts:
                 raise _incompatible(name, shape.name)
             count = int(accelerator.get("acceleratorCount", 0))
-            if count not in catalogue.n1_counts:
+            if count not in known.n1_counts:
                 # Unconfirmed wording; the valid counts are https://cloud.google.com/compute/docs/gpus#n1-gpus.
-                allowed = ", ".join(str(c) for c in catalogue.n1_counts)
+                allowed = ", ".join(str(c) for c in known.n1_counts)
                 raise _invalid_field(
                     f"{path}.acceleratorCount", count, f"Accelerator count for {name} must be one of [{allowed}]."
                 )
@@ -323,7 +312,7 @@ class InstanceSpecs(EngineBase):
         return doc
 
     def _normalize_interfaces(self, project: str, zone: str, given: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        region = region_of(zone)
+        region = catalogue.region_of(zone)
         out: list[dict[str, Any]] = []
         for index, nic in enumerate(given):
             path = f"resource.networkInterfaces[{index}]"

@@ -7,22 +7,8 @@ from typing import Any
 
 from google.cloud import compute_v1
 
+from deployer_emulator.compute import catalogue
 from deployer_emulator.compute.base import API, EMPTY_FINGERPRINT, _check_query, _stable_id
-from deployer_emulator.compute.catalogue import (
-    _COS_IMAGE_GB,
-    _COS_PROJECT,
-    _CPU_PLATFORM,
-    ACCELERATORS,
-    COS_IMAGES,
-    MACHINE_TYPES,
-    REGIONS,
-    ZONES,
-    CosImage,
-    MachineShape,
-    _find_image,
-    machine_types_in,
-    region_of,
-)
 from deployer_emulator.compute.errors import _not_found
 from deployer_emulator.compute.filters import _aggregated, _filter, _list_response, _order, _plain_list
 from deployer_emulator.compute.operations import Operations
@@ -40,7 +26,7 @@ _COS_GUEST_OS_FEATURES = [
 ]
 
 
-def _image_doc(image: CosImage) -> dict[str, Any]:
+def _image_doc(image: catalogue.CosImage) -> dict[str, Any]:
     channel = image.family.removeprefix("cos-").replace("-lts", " LTS")
     return {
         "kind": "compute#image",
@@ -52,10 +38,10 @@ def _image_doc(image: CosImage) -> dict[str, Any]:
         "sourceType": "RAW",
         "status": "READY",
         "archiveSizeBytes": "1363058176",
-        "diskSizeGb": str(_COS_IMAGE_GB),
-        "licenses": [API + f"projects/{_COS_PROJECT}/global/licenses/cos"],
+        "diskSizeGb": str(catalogue.COS_IMAGE_GB),
+        "licenses": [API + f"projects/{catalogue.COS_PROJECT}/global/licenses/cos"],
         "family": image.family,
-        "selfLink": API + f"projects/{_COS_PROJECT}/global/images/{image.name}",
+        "selfLink": API + f"projects/{catalogue.COS_PROJECT}/global/images/{image.name}",
         "labelFingerprint": EMPTY_FINGERPRINT,
         "guestOsFeatures": _COS_GUEST_OS_FEATURES,
         "licenseCodes": ["1001010"],
@@ -72,7 +58,7 @@ class Listings(Operations, Quotas):
         self._authorize_image(
             req, project, "compute.images.getFromFamily", f"projects/{project}/global/images/family/{family}"
         )
-        found = _find_image(project, family=family)
+        found = catalogue.find_image(project, family=family)
         if found is None:
             raise _not_found(f"projects/{project}/global/images/family/{family}")
         return _image_doc(found)
@@ -80,7 +66,7 @@ class Listings(Operations, Quotas):
     def get_image(self, req: Request, project: str, image: str) -> dict[str, Any]:
         _check_query(req, compute_v1.GetImageRequest, path=("project", "image"))
         self._authorize_image(req, project, "compute.images.get", f"projects/{project}/global/images/{image}")
-        found = _find_image(project, name=image)
+        found = catalogue.find_image(project, name=image)
         if found is None:
             raise _not_found(f"projects/{project}/global/images/{image}")
         return _image_doc(found)
@@ -89,7 +75,7 @@ class Listings(Operations, Quotas):
         _check_query(req, compute_v1.ListImagesRequest, path=("project",))
         self._authorize_image(req, project, "compute.images.list", f"projects/{project}")
         predicate = _filter(req)
-        docs = [_image_doc(i) for i in COS_IMAGES if project == _COS_PROJECT]
+        docs = [_image_doc(i) for i in catalogue.COS_IMAGES if project == catalogue.COS_PROJECT]
         return _list_response(
             "compute#imageList",
             f"projects/{project}/global/images",
@@ -100,12 +86,12 @@ class Listings(Operations, Quotas):
     def _authorize_image(self, req: Request, project: str, permission: str, resource: str) -> None:
         # Public image projects (cos-cloud) let every authenticated caller read their images
         # (https://cloud.google.com/compute/docs/images#os-compute-support): no check applies there.
-        if project != _COS_PROJECT:
+        if project != catalogue.COS_PROJECT:
             self.emulator.authorize(req, permission, resource)
 
     # -- the catalogue: accelerator types, machine types, regions, zones, project -----------------------------------
     def _accelerator_doc(self, project: str, zone: str, name: str) -> dict[str, Any]:
-        accelerator = ACCELERATORS[name]
+        accelerator = catalogue.ACCELERATORS[name]
         return {
             "kind": "compute#acceleratorType",
             "id": _stable_id(name),
@@ -125,7 +111,7 @@ class Listings(Operations, Quotas):
             req,
             "acceleratorTypes",
             "compute#acceleratorTypeAggregatedList",
-            lambda zone: [self._accelerator_doc(project, zone, n) for n in sorted(ZONES[zone])],
+            lambda zone: [self._accelerator_doc(project, zone, n) for n in sorted(catalogue.ZONES[zone])],
         )
 
     def list_accelerator_types(self, req: Request, project: str, zone: str) -> dict[str, Any]:
@@ -133,7 +119,7 @@ class Listings(Operations, Quotas):
         self.emulator.authorize(req, "compute.acceleratorTypes.list", f"projects/{project}/zones/{zone}")
         self._zone_or_404(project, zone)
         predicate = _filter(req)
-        docs = [self._accelerator_doc(project, zone, n) for n in sorted(ZONES[zone])]
+        docs = [self._accelerator_doc(project, zone, n) for n in sorted(catalogue.ZONES[zone])]
         return _plain_list(
             project,
             req,
@@ -147,11 +133,11 @@ class Listings(Operations, Quotas):
         resource = f"projects/{project}/zones/{zone}/acceleratorTypes/{accelerator_type}"
         self.emulator.authorize(req, "compute.acceleratorTypes.get", resource)
         self._zone_or_404(project, zone)
-        if accelerator_type not in ZONES[zone]:
+        if accelerator_type not in catalogue.ZONES[zone]:
             raise _not_found(resource)
         return self._accelerator_doc(project, zone, accelerator_type)
 
-    def _machine_type_doc(self, project: str, zone: str, shape: MachineShape) -> dict[str, Any]:
+    def _machine_type_doc(self, project: str, zone: str, shape: catalogue.MachineShape) -> dict[str, Any]:
         doc: dict[str, Any] = {
             "kind": "compute#machineType",
             "id": _stable_id(shape.name),
@@ -177,7 +163,7 @@ class Listings(Operations, Quotas):
         self.emulator.authorize(req, "compute.machineTypes.list", f"projects/{project}/zones/{zone}")
         self._zone_or_404(project, zone)
         predicate = _filter(req)
-        docs = [self._machine_type_doc(project, zone, s) for s in machine_types_in(zone)]
+        docs = [self._machine_type_doc(project, zone, s) for s in catalogue.machine_types_in(zone)]
         docs = _order([d for d in docs if predicate(d)], req)
         return _plain_list(project, req, f"zones/{zone}/machineTypes", "compute#machineTypeList", docs)
 
@@ -190,7 +176,8 @@ class Listings(Operations, Quotas):
             "machineTypes",
             "compute#machineTypeAggregatedList",
             lambda zone: sorted(
-                (self._machine_type_doc(project, zone, s) for s in machine_types_in(zone)), key=lambda d: d["name"]
+                (self._machine_type_doc(project, zone, s) for s in catalogue.machine_types_in(zone)),
+                key=lambda d: d["name"],
             ),
         )
 
@@ -199,8 +186,8 @@ class Listings(Operations, Quotas):
         resource = f"projects/{project}/zones/{zone}/machineTypes/{machine_type}"
         self.emulator.authorize(req, "compute.machineTypes.get", resource)
         self._zone_or_404(project, zone)
-        shape = MACHINE_TYPES.get(machine_type)
-        if shape is None or shape not in machine_types_in(zone):
+        shape = catalogue.MACHINE_TYPES.get(machine_type)
+        if shape is None or shape not in catalogue.machine_types_in(zone):
             raise _not_found(resource)
         return self._machine_type_doc(project, zone, shape)
 
@@ -212,7 +199,7 @@ class Listings(Operations, Quotas):
             "name": region,
             "description": region,
             "status": "UP",
-            "zones": [API + f"projects/{project}/zones/{zone}" for zone in REGIONS[region]],
+            "zones": [API + f"projects/{project}/zones/{zone}" for zone in catalogue.REGIONS[region]],
             "quotas": self._quota_docs(project, region),
             "selfLink": API + f"projects/{project}/regions/{region}",
             "supportsPzs": True,
@@ -230,13 +217,19 @@ class Listings(Operations, Quotas):
         self.emulator.authorize(req, "compute.regions.list", f"projects/{project}")
         predicate = _filter(req)
         with self._reading():
-            docs = [self._region_doc(project, r) for r in sorted(REGIONS)]
+            docs = [self._region_doc(project, r) for r in sorted(catalogue.REGIONS)]
         return _plain_list(
             project, req, "regions", "compute#regionList", _order([d for d in docs if predicate(d)], req)
         )
 
     def _zone_doc(self, project: str, zone: str) -> dict[str, Any]:
-        platforms = sorted({_CPU_PLATFORM[m.family] for m in machine_types_in(zone) if m.family in _CPU_PLATFORM})
+        platforms = sorted(
+            {
+                catalogue.CPU_PLATFORM[m.family]
+                for m in catalogue.machine_types_in(zone)
+                if m.family in catalogue.CPU_PLATFORM
+            }
+        )
         return {
             "kind": "compute#zone",
             "id": _stable_id(zone),
@@ -244,7 +237,7 @@ class Listings(Operations, Quotas):
             "name": zone,
             "description": zone,
             "status": "UP",
-            "region": API + f"projects/{project}/regions/{region_of(zone)}",
+            "region": API + f"projects/{project}/regions/{catalogue.region_of(zone)}",
             "selfLink": API + f"projects/{project}/zones/{zone}",
             "availableCpuPlatforms": platforms,
             "supportsPzs": True,
@@ -260,7 +253,7 @@ class Listings(Operations, Quotas):
         _check_query(req, compute_v1.ListZonesRequest, path=("project",))
         self.emulator.authorize(req, "compute.zones.list", f"projects/{project}")
         predicate = _filter(req)
-        docs = [self._zone_doc(project, z) for z in sorted(ZONES)]
+        docs = [self._zone_doc(project, z) for z in sorted(catalogue.ZONES)]
         return _plain_list(project, req, "zones", "compute#zoneList", _order([d for d in docs if predicate(d)], req))
 
     def get_project(self, req: Request, project: str) -> dict[str, Any]:
@@ -288,5 +281,5 @@ def _aggregated_over_zones(
 ) -> dict[str, Any]:
     """An aggregated list of what the catalogue holds in each zone (``docs_of(zone)``), filtered."""
     predicate = _filter(req)
-    entries = [(zone, doc) for zone in sorted(ZONES) for doc in docs_of(zone) if predicate(doc)]
+    entries = [(zone, doc) for zone in sorted(catalogue.ZONES) for doc in docs_of(zone) if predicate(doc)]
     return _aggregated(project, req, key, kind, entries)

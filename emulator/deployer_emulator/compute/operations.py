@@ -22,7 +22,7 @@ from deployer_emulator.compute.base import (
     _operation_name,
     _timestamp,
 )
-from deployer_emulator.compute.catalogue import _CPU_PLATFORM
+from deployer_emulator.compute.catalogue import CPU_PLATFORM
 from deployer_emulator.compute.console import _SERIAL_BUFFER, render_boot_console
 from deployer_emulator.compute.errors import _not_found
 from deployer_emulator.compute.filters import _filter, _list_response, _order
@@ -90,7 +90,7 @@ class Operations(EngineBase):
             return
         if kind in ("insert", "start"):
             instance["status"] = "RUNNING"
-            instance["cpuPlatform"] = _CPU_PLATFORM.get(self._shape(instance).family, "Intel Broadwell")
+            instance["cpuPlatform"] = CPU_PLATFORM.get(self._shape(instance).family, "Intel Broadwell")
             instance["lastStartTimestamp"] = _timestamp(now)
             facts["runStart"] = now
             self._boot(key, instance, facts)

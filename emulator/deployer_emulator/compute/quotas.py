@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from deployer_emulator.compute.base import FIREWALLS, INSTANCE_FACTS, INSTANCES, EngineBase
-from deployer_emulator.compute.catalogue import _CPU_METRIC, _HYPERDISKS, ACCELERATORS, MachineShape, region_of
+from deployer_emulator.compute.catalogue import ACCELERATORS, CPU_METRIC, HYPERDISKS, MachineShape, region_of
 from deployer_emulator.errors import ApiError
 
 _CONSUMING = ("PROVISIONING", "STAGING", "RUNNING", "STOPPING", "REPAIRING")
@@ -119,7 +119,7 @@ class Quotas(EngineBase):
                 if spot and self._limit(region, f"PREEMPTIBLE_{metric}") > 0:
                     metric = f"PREEMPTIBLE_{metric}"
                 uses += [_Use(region, metric, count), _Use("global", "GPUS_ALL_REGIONS", count)]
-            cpu_metric = _CPU_METRIC.get(shape.family, "CPUS")
+            cpu_metric = CPU_METRIC.get(shape.family, "CPUS")
             if spot and self._limit(region, "PREEMPTIBLE_CPUS") > 0:
                 cpu_metric = "PREEMPTIBLE_CPUS"
             uses += [_Use(region, cpu_metric, shape.cpus), _Use("global", "CPUS_ALL_REGIONS", shape.cpus)]
@@ -128,7 +128,7 @@ class Quotas(EngineBase):
         uses.append(_Use(region, "INSTANCES", 1))
         # Disks count while the instance exists, running or not (https://cloud.google.com/compute/resource-usage).
         for disk, disk_type in zip(instance.get("disks", []), facts.get("diskTypes", []), strict=False):
-            if disk_type not in _HYPERDISKS:
+            if disk_type not in HYPERDISKS:
                 metric = "DISKS_TOTAL_GB" if disk_type == "pd-standard" else "SSD_TOTAL_GB"
                 uses.append(_Use(region, metric, float(disk.get("diskSizeGb", 0))))
         return uses

@@ -27,7 +27,7 @@ _CHUNK = 1024 * 1024
 
 # The Bucket resource's fields, from the JSON API's Bucket schema (storage v1 discovery document, as generated into
 # gcloud's googlecloudsdk/generated_clients/apis/storage/v1/storage_v1_messages.py). A name not listed is rejected.
-_BUCKET_FIELDS: dict[str, type | tuple[type, ...]] = {
+BUCKET_FIELDS: dict[str, type | tuple[type, ...]] = {
     "acl": list,
     "autoclass": dict,
     "billing": dict,
@@ -68,7 +68,7 @@ _BUCKET_FIELDS: dict[str, type | tuple[type, ...]] = {
     "website": dict,
 }
 # Output-only Bucket fields: accepted in a request body (clients send back what they read) and ignored.
-_BUCKET_OUTPUT_ONLY = {
+BUCKET_OUTPUT_ONLY = {
     "etag",
     "generation",
     "hardDeleteTime",
@@ -87,7 +87,7 @@ _BUCKET_OUTPUT_ONLY = {
 }
 
 # The Object resource's fields (same source as above).
-_OBJECT_FIELDS: dict[str, type | tuple[type, ...]] = {
+OBJECT_FIELDS: dict[str, type | tuple[type, ...]] = {
     "acl": list,
     "bucket": str,
     "cacheControl": str,
@@ -127,7 +127,7 @@ _OBJECT_FIELDS: dict[str, type | tuple[type, ...]] = {
     "updated": str,
 }
 # Object fields a client may set; the rest are computed by the service and ignored on input.
-_OBJECT_WRITABLE = (
+OBJECT_WRITABLE = (
     "cacheControl",
     "contentDisposition",
     "contentEncoding",
@@ -140,7 +140,7 @@ _OBJECT_WRITABLE = (
     "retention",
 )
 
-_STORAGE_CLASSES = {
+STORAGE_CLASSES = {
     "STANDARD",
     "NEARLINE",
     "COLDLINE",
@@ -150,19 +150,19 @@ _STORAGE_CLASSES = {
     "DURABLE_REDUCED_AVAILABILITY",
 }
 # https://cloud.google.com/storage/docs/locations: multi-regions and predefined dual-regions.
-_MULTI_REGIONS = {"US", "EU", "ASIA"}
-_DUAL_REGIONS = {"NAM4", "EUR4", "EUR5", "EUR7", "EUR8", "ASIA1"}
+MULTI_REGIONS = {"US", "EU", "ASIA"}
+DUAL_REGIONS = {"NAM4", "EUR4", "EUR5", "EUR7", "EUR8", "ASIA1"}
 
 # https://cloud.google.com/storage/docs/buckets#naming
-_BUCKET_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*[a-z0-9]$")
-_IPV4_RE = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+BUCKET_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*[a-z0-9]$")
+IPV4_RE = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 
-_CONTENT_RANGE_RE = re.compile(r"^bytes (?:(?P<first>\d+)-(?P<last>\d+)|\*)/(?P<total>\d+|\*)$")
-_RANGE_RE = re.compile(r"^bytes=(?P<first>\d*)-(?P<last>\d*)$")
+CONTENT_RANGE_RE = re.compile(r"^bytes (?:(?P<first>\d+)-(?P<last>\d+)|\*)/(?P<total>\d+|\*)$")
+RANGE_RE = re.compile(r"^bytes=(?P<first>\d*)-(?P<last>\d*)$")
 
 # Python's http.server knows no reason phrase for 308; clients only read the status code.
-_RESUME_INCOMPLETE = 308
-_UNSATISFIABLE = (-1, -1)
+RESUME_INCOMPLETE = 308
+UNSATISFIABLE = (-1, -1)
 
 
 class StorageError(ApiError):
@@ -192,54 +192,60 @@ class StorageError(ApiError):
         return {"error": {"code": self.http_status, "message": self.message, "errors": [entry]}}
 
 
-def _error_response(exc: StorageError, headers: dict[str, str] | None = None) -> Response:
+def error_response(exc: StorageError, headers: dict[str, str] | None = None) -> Response:
     response = Response.json(exc.to_json(), exc.http_status)
     response.headers.update(headers or {})
     return response
 
 
-def _bucket_not_found() -> StorageError:
+def bucket_not_found() -> StorageError:
     return StorageError(404, "notFound", "The specified bucket does not exist.")
 
 
-def _object_not_found(bucket: str, name: str) -> StorageError:
+def require_bucket(emulator: Emulator, bucket: str) -> None:
+    """404 ``notFound`` unless the bucket exists."""
+    if bucket not in emulator.state.table(BUCKETS):
+        raise bucket_not_found()
+
+
+def object_not_found(bucket: str, name: str) -> StorageError:
     return StorageError(404, "notFound", f"No such object: {bucket}/{name}")
 
 
-def _precondition_failed() -> StorageError:
+def precondition_failed() -> StorageError:
     return StorageError(412, "conditionNotMet", "At least one of the pre-conditions you specified did not hold.")
 
 
-def _required(parameter: str) -> StorageError:
+def required(parameter: str) -> StorageError:
     return StorageError(400, "required", f"Required parameter: {parameter}", location=parameter)
 
 
 # -- small helpers -------------------------------------------------------------------------------------------------
-def _now() -> str:
+def now() -> str:
     # The JSON API answers RFC 3339 with milliseconds, e.g. "2024-05-01T12:00:00.123Z".
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def _object_etag(generation: int, metageneration: int) -> str:
+def object_etag(generation: int, metageneration: int) -> str:
     # Google's object etags are base64 of a small protobuf {1: generation, 2: metageneration}, e.g. "CKih16GjycICEAE=".
     return base64.b64encode(b"\x08" + varint(generation) + b"\x10" + varint(metageneration)).decode()
 
 
-def _bucket_etag(metageneration: int) -> str:
+def bucket_etag(metageneration: int) -> str:
     return base64.b64encode(b"\x08" + varint(metageneration)).decode()  # e.g. "CAE=" for metageneration 1
 
 
-def _crc32c_b64(value: int) -> str:
+def crc32c_b64(value: int) -> str:
     # https://cloud.google.com/storage/docs/json_api/v1/objects: crc32c is base64 of the big-endian uint32.
     return base64.b64encode(value.to_bytes(4, "big")).decode()
 
 
-def _new_generation(previous: int = 0) -> int:
+def new_generation(previous: int = 0) -> int:
     # Generations are microsecond timestamps on Google's side and strictly increase per object.
     return max(time.time_ns() // 1000, previous + 1)
 
 
-def _blob_root(emulator: Emulator) -> Path:
+def blob_root(emulator: Emulator) -> Path:
     root = emulator.blob_dir / "storage"
     (root / "objects").mkdir(parents=True, exist_ok=True)
     (root / "uploads").mkdir(parents=True, exist_ok=True)
@@ -247,16 +253,16 @@ def _blob_root(emulator: Emulator) -> Path:
     return root
 
 
-def _object_file(emulator: Emulator, bucket: str, name: str) -> Path:
+def object_file(emulator: Emulator, bucket: str, name: str) -> Path:
     digest = hashlib.sha256(f"{bucket}\x00{name}".encode()).hexdigest()
-    return _blob_root(emulator) / "objects" / digest
+    return blob_root(emulator) / "objects" / digest
 
 
-def _tmp_file(emulator: Emulator) -> Path:
-    return _blob_root(emulator) / "tmp" / uuid.uuid4().hex
+def tmp_file(emulator: Emulator) -> Path:
+    return blob_root(emulator) / "tmp" / uuid.uuid4().hex
 
 
-def _hash_file(path: Path) -> tuple[int, int, str]:
+def hash_file(path: Path) -> tuple[int, int, str]:
     """(size, crc32c as int, md5 as base64) of a file, read in chunks."""
     size, crc, md5 = 0, 0, hashlib.md5(usedforsecurity=False)
     with path.open("rb") as fh:
@@ -267,7 +273,7 @@ def _hash_file(path: Path) -> tuple[int, int, str]:
     return size, crc, base64.b64encode(md5.digest()).decode()
 
 
-def _object_key(bucket: str, name: str) -> str:
+def object_key(bucket: str, name: str) -> str:
     return f"{bucket}/{name}"
 
 
@@ -275,13 +281,13 @@ def _quote_name(name: str) -> str:
     return quote(name, safe="")
 
 
-def _present_bucket(emulator: Emulator, doc: dict[str, Any]) -> dict[str, Any]:
+def present_bucket(emulator: Emulator, doc: dict[str, Any]) -> dict[str, Any]:
     out = json.loads(json.dumps(doc))
     out["selfLink"] = f"{emulator.base_url}/storage/v1/b/{doc['name']}"
     return out  # type: ignore[no-any-return]
 
 
-def _present_object(emulator: Emulator, doc: dict[str, Any]) -> dict[str, Any]:
+def present_object(emulator: Emulator, doc: dict[str, Any]) -> dict[str, Any]:
     out = json.loads(json.dumps(doc))
     bucket, quoted = doc["bucket"], _quote_name(doc["name"])
     out["selfLink"] = f"{emulator.base_url}/storage/v1/b/{bucket}/o/{quoted}"
@@ -291,7 +297,7 @@ def _present_object(emulator: Emulator, doc: dict[str, Any]) -> dict[str, Any]:
     return out  # type: ignore[no-any-return]
 
 
-def _int_param(req: Request, name: str) -> int | None:
+def int_param(req: Request, name: str) -> int | None:
     value = req.param(name)
     if value is None or value == "":
         return None
@@ -301,18 +307,18 @@ def _int_param(req: Request, name: str) -> int | None:
         raise StorageError(400, "invalid", f"Invalid value for {name}: {value}", location=name) from exc
 
 
-def _page_token_encode(key: str) -> str:
+def page_token_encode(key: str) -> str:
     return base64.urlsafe_b64encode(key.encode()).decode()
 
 
-def _page_token_decode(token: str) -> str:
+def page_token_decode(token: str) -> str:
     try:
         return base64.urlsafe_b64decode(token.encode()).decode()
     except (ValueError, UnicodeDecodeError) as exc:
         raise StorageError(400, "invalid", "Invalid page token.", location="pageToken") from exc
 
 
-def _check_fields(doc: dict[str, Any], fields: dict[str, type | tuple[type, ...]], what: str) -> None:
+def check_fields(doc: dict[str, Any], fields: dict[str, type | tuple[type, ...]], what: str) -> None:
     """Reject unknown names and wrong JSON types at the top level, as Google's JSON front end does."""
     for key, value in doc.items():
         expected = fields.get(key)
@@ -328,7 +334,7 @@ def _check_fields(doc: dict[str, Any], fields: dict[str, type | tuple[type, ...]
             raise StorageError(400, "invalid", f"Invalid value for field '{what}.{key}': {json.dumps(value)}")
 
 
-def _json_body(req: Request) -> dict[str, Any]:
+def json_body(req: Request) -> dict[str, Any]:
     if not req.body.strip():
         return {}
     try:

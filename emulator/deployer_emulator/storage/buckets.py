@@ -5,27 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from deployer_emulator.core import Emulator, Request, Response
-from deployer_emulator.storage.base import (
-    _BUCKET_FIELDS,
-    _BUCKET_NAME_RE,
-    _BUCKET_OUTPUT_ONLY,
-    _IPV4_RE,
-    _STORAGE_CLASSES,
-    BUCKETS,
-    OBJECTS,
-    StorageError,
-    _bucket_etag,
-    _bucket_not_found,
-    _check_fields,
-    _int_param,
-    _json_body,
-    _now,
-    _page_token_decode,
-    _page_token_encode,
-    _precondition_failed,
-    _present_bucket,
-    _required,
-)
+from deployer_emulator.storage import base
 from deployer_emulator.storage.store import _new_bucket_doc, _project_number
 
 
@@ -35,29 +15,29 @@ def register_buckets(emulator: Emulator) -> None:
     def insert_bucket(req: Request) -> Response:
         project = req.param("project")
         if not project:
-            raise _required("project")
-        body = _json_body(req)
-        _check_fields(body, _BUCKET_FIELDS, "resource")
+            raise base.required("project")
+        body = base.json_body(req)
+        base.check_fields(body, base.BUCKET_FIELDS, "resource")
         name = body.get("name")
         if not name:
-            raise StorageError(400, "required", "Required")
+            raise base.StorageError(400, "required", "Required")
         _validate_bucket_name(name)
         storage_class = str(body.get("storageClass") or "STANDARD").upper()
-        if storage_class not in _STORAGE_CLASSES:
-            raise StorageError(400, "invalid", f"Invalid argument: storageClass {storage_class!r} is not valid.")
+        if storage_class not in base.STORAGE_CLASSES:
+            raise base.StorageError(400, "invalid", f"Invalid argument: storageClass {storage_class!r} is not valid.")
         emulator.authorize(req, "storage.buckets.create", f"projects/{project}")
         with emulator.mutation():
-            buckets = emulator.state.table(BUCKETS)
+            buckets = emulator.state.table(base.BUCKETS)
             existing = buckets.get(name)
             if existing is not None:
                 # https://cloud.google.com/storage/docs/json_api/v1/status-codes#409_Conflict
                 if existing["projectNumber"] == _project_number(emulator, project):
-                    raise StorageError(
+                    raise base.StorageError(
                         409,
                         "conflict",
                         "Your previous request to create the named bucket succeeded and you already own it.",
                     )
-                raise StorageError(
+                raise base.StorageError(
                     409,
                     "conflict",
                     "The requested bucket name is not available. The bucket namespace is shared by all users of the "
@@ -65,68 +45,68 @@ def register_buckets(emulator: Emulator) -> None:
                 )
             doc = _new_bucket_doc(emulator, name, project, body)
             buckets[name] = doc
-            return Response.json(_present_bucket(emulator, doc))
+            return Response.json(base.present_bucket(emulator, doc))
 
     def list_buckets(req: Request) -> dict[str, Any]:
         project = req.param("project")
         if not project:
-            raise _required("project")
+            raise base.required("project")
         emulator.authorize(req, "storage.buckets.list", f"projects/{project}")
         number = _project_number(emulator, project)
         prefix = req.param("prefix") or ""
-        max_results = _int_param(req, "maxResults") or 1000
-        after = _page_token_decode(req.param("pageToken") or "") if req.param("pageToken") else None
+        max_results = base.int_param(req, "maxResults") or 1000
+        after = base.page_token_decode(req.param("pageToken") or "") if req.param("pageToken") else None
         with emulator.state.lock:
             docs = [
                 doc
-                for name, doc in sorted(emulator.state.table(BUCKETS).items())
+                for name, doc in sorted(emulator.state.table(base.BUCKETS).items())
                 if doc["projectNumber"] == number and name.startswith(prefix) and (after is None or name > after)
             ]
         page = docs[:max_results]
-        out: dict[str, Any] = {"kind": "storage#buckets", "items": [_present_bucket(emulator, d) for d in page]}
+        out: dict[str, Any] = {"kind": "storage#buckets", "items": [base.present_bucket(emulator, d) for d in page]}
         if len(docs) > max_results:
-            out["nextPageToken"] = _page_token_encode(page[-1]["name"])
+            out["nextPageToken"] = base.page_token_encode(page[-1]["name"])
         return out
 
     def get_bucket(req: Request, bucket: str) -> dict[str, Any]:
         emulator.authorize(req, "storage.buckets.get", f"projects/_/buckets/{bucket}")
         with emulator.state.lock:
-            doc = emulator.state.table(BUCKETS).get(bucket)
+            doc = emulator.state.table(base.BUCKETS).get(bucket)
             if doc is None:
-                raise _bucket_not_found()
-            return _present_bucket(emulator, doc)
+                raise base.bucket_not_found()
+            return base.present_bucket(emulator, doc)
 
     def patch_bucket(req: Request, bucket: str) -> dict[str, Any]:
-        body = _json_body(req)
-        _check_fields(body, _BUCKET_FIELDS, "resource")
+        body = base.json_body(req)
+        base.check_fields(body, base.BUCKET_FIELDS, "resource")
         emulator.authorize(req, "storage.buckets.update", f"projects/_/buckets/{bucket}")
         with emulator.mutation():
-            doc = emulator.state.table(BUCKETS).get(bucket)
+            doc = emulator.state.table(base.BUCKETS).get(bucket)
             if doc is None:
-                raise _bucket_not_found()
-            meta_match = _int_param(req, "ifMetagenerationMatch")
+                raise base.bucket_not_found()
+            meta_match = base.int_param(req, "ifMetagenerationMatch")
             if meta_match is not None and meta_match != int(doc["metageneration"]):
-                raise _precondition_failed()
+                raise base.precondition_failed()
             for key, value in body.items():
-                if key in _BUCKET_OUTPUT_ONLY or key in ("name", "location"):
+                if key in base.BUCKET_OUTPUT_ONLY or key in ("name", "location"):
                     continue
                 if value is None:
                     doc.pop(key, None)  # JSON API patch semantics: null clears a field
                 else:
                     doc[key] = value
             metageneration = int(doc["metageneration"]) + 1
-            doc.update(metageneration=str(metageneration), etag=_bucket_etag(metageneration), updated=_now())
-            return _present_bucket(emulator, doc)
+            doc.update(metageneration=str(metageneration), etag=base.bucket_etag(metageneration), updated=base.now())
+            return base.present_bucket(emulator, doc)
 
     def delete_bucket(req: Request, bucket: str) -> Response:
         emulator.authorize(req, "storage.buckets.delete", f"projects/_/buckets/{bucket}")
         with emulator.mutation():
-            buckets = emulator.state.table(BUCKETS)
+            buckets = emulator.state.table(base.BUCKETS)
             if bucket not in buckets:
-                raise _bucket_not_found()
+                raise base.bucket_not_found()
             prefix = f"{bucket}/"
-            if any(key.startswith(prefix) for key in emulator.state.table(OBJECTS)):
-                raise StorageError(409, "conflict", "The bucket you tried to delete is not empty.")
+            if any(key.startswith(prefix) for key in emulator.state.table(base.OBJECTS)):
+                raise base.StorageError(409, "conflict", "The bucket you tried to delete is not empty.")
             del buckets[bucket]
         return Response.empty(204)
 
@@ -143,12 +123,12 @@ def _validate_bucket_name(name: str) -> None:
     not starting with "goog" and not containing "google"."""
     components = name.split(".")
     valid = (
-        _BUCKET_NAME_RE.match(name) is not None
+        base.BUCKET_NAME_RE.match(name) is not None
         and 3 <= len(name) <= (222 if "." in name else 63)
         and all(0 < len(c) <= 63 for c in components)
-        and not _IPV4_RE.match(name)
+        and not base.IPV4_RE.match(name)
         and not name.startswith("goog")
         and "google" not in name
     )
     if not valid:
-        raise StorageError(400, "invalid", f"Invalid bucket name: '{name}'")
+        raise base.StorageError(400, "invalid", f"Invalid bucket name: '{name}'")

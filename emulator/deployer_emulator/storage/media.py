@@ -7,19 +7,7 @@ from datetime import datetime
 from typing import BinaryIO
 
 from deployer_emulator.core import Emulator, Request, Response
-from deployer_emulator.storage.base import (
-    _RANGE_RE,
-    _UNSATISFIABLE,
-    BUCKETS,
-    OBJECTS,
-    StorageError,
-    _bucket_not_found,
-    _error_response,
-    _int_param,
-    _object_file,
-    _object_key,
-    _object_not_found,
-)
+from deployer_emulator.storage import base
 from deployer_emulator.storage.store import _check_preconditions, _preconditions
 
 
@@ -33,11 +21,11 @@ def _parse_multipart(content_type: str, body: bytes) -> list[tuple[dict[str, str
     """
     match = re.search(r"boundary=(?:\"([^\"]+)\"|'([^']+)'|([^;\s]+))", content_type)
     if match is None:
-        raise StorageError(400, "invalid", "Missing boundary in multipart body.")
+        raise base.StorageError(400, "invalid", "Missing boundary in multipart body.")
     boundary = ("--" + next(g for g in match.groups() if g)).encode()
     first = body.find(boundary)
     if first < 0:
-        raise StorageError(400, "invalid", "Malformed multipart body.")
+        raise base.StorageError(400, "invalid", "Malformed multipart body.")
     after = first + len(boundary)
     newline = b"\r\n" if body[after : after + 2] == b"\r\n" else b"\n"
     parts: list[tuple[dict[str, str], bytes]] = []
@@ -47,18 +35,18 @@ def _parse_multipart(content_type: str, body: bytes) -> list[tuple[dict[str, str
         if body[start : start + 2] == b"--":
             break  # the closing delimiter
         if not body.startswith(newline, start):
-            raise StorageError(400, "invalid", "Malformed multipart body.")
+            raise base.StorageError(400, "invalid", "Malformed multipart body.")
         start += len(newline)
         next_delimiter = body.find(newline + boundary, start)
         if next_delimiter < 0:
-            raise StorageError(400, "invalid", "Malformed multipart body: no closing boundary.")
+            raise base.StorageError(400, "invalid", "Malformed multipart body: no closing boundary.")
         part = body[start:next_delimiter]
         head, separator, payload = part.partition(newline + newline)
         if not separator:
             if part.startswith(newline):  # a part without headers
                 head, payload = b"", part[len(newline) :]
             else:
-                raise StorageError(400, "invalid", "Malformed multipart body.")
+                raise base.StorageError(400, "invalid", "Malformed multipart body.")
         headers: dict[str, str] = {}
         for line in head.split(newline):
             if b":" in line:
@@ -71,18 +59,17 @@ def _parse_multipart(content_type: str, body: bytes) -> list[tuple[dict[str, str
 
 # -- ranged reads --------------------------------------------------------------------------------------------------
 def _media_response(emulator: Emulator, req: Request, bucket: str, name: str) -> Response:
-    generation = _int_param(req, "generation")
+    generation = base.int_param(req, "generation")
     preconditions = _preconditions(req)
-    path = _object_file(emulator, bucket, name)
+    path = base.object_file(emulator, bucket, name)
     with emulator.state.lock:
-        if bucket not in emulator.state.table(BUCKETS):
-            raise _bucket_not_found()
-        stored = emulator.state.table(OBJECTS).get(_object_key(bucket, name))
+        base.require_bucket(emulator, bucket)
+        stored = emulator.state.table(base.OBJECTS).get(base.object_key(bucket, name))
         if stored is None or (generation is not None and int(stored["generation"]) != generation):
-            raise _object_not_found(bucket, name)
+            raise base.object_not_found(bucket, name)
         try:
             _check_preconditions(stored, preconditions, read=True)
-        except StorageError as exc:
+        except base.StorageError as exc:
             if exc.http_status == 304:
                 return Response(304, b"", {})
             raise
@@ -110,10 +97,10 @@ def _media_response(emulator: Emulator, req: Request, bucket: str, name: str) ->
         span = _parse_range(range_header, size) if range_header else None
         if span is None:
             return Response(200, fh.read(size), headers)
-        if span == _UNSATISFIABLE:
+        if span == base.UNSATISFIABLE:
             # RFC 9110 §15.5.17; the Python client raises RequestRangeNotSatisfiable, gcloud's log tailer waits.
-            error = StorageError(416, "requestedRangeNotSatisfiable", "The requested range cannot be satisfied.")
-            return _error_response(error, {"Content-Range": f"bytes */{size}"})
+            error = base.StorageError(416, "requestedRangeNotSatisfiable", "The requested range cannot be satisfied.")
+            return base.error_response(error, {"Content-Range": f"bytes */{size}"})
         first, last = span
         fh.seek(first)
         headers["Content-Range"] = f"bytes {first}-{last}/{size}"
@@ -121,8 +108,8 @@ def _media_response(emulator: Emulator, req: Request, bucket: str, name: str) ->
 
 
 def _parse_range(header: str, size: int) -> tuple[int, int] | None:
-    """``bytes=N-``, ``bytes=N-M``, ``bytes=-K`` -> (first, last); _UNSATISFIABLE; None to serve the whole object."""
-    match = _RANGE_RE.match(header.replace(" ", ""))
+    """``bytes=N-``, ``bytes=N-M``, ``bytes=-K`` -> (first, last); UNSATISFIABLE; None to serve the whole object."""
+    match = base.RANGE_RE.match(header.replace(" ", ""))
     if match is None:
         return None  # unparseable or multiple ranges: RFC 9110 lets a server ignore Range
     first_s, last_s = match["first"], match["last"]
@@ -131,11 +118,11 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
     if not first_s:
         suffix = int(last_s)
         if suffix == 0:
-            return _UNSATISFIABLE
-        return (max(size - suffix, 0), size - 1) if size else _UNSATISFIABLE
+            return base.UNSATISFIABLE
+        return (max(size - suffix, 0), size - 1) if size else base.UNSATISFIABLE
     first = int(first_s)
     if first >= size:
-        return _UNSATISFIABLE
+        return base.UNSATISFIABLE
     last = min(int(last_s), size - 1) if last_s else size - 1
     if last < first:
         return None

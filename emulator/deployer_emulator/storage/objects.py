@@ -5,23 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from deployer_emulator.core import Emulator, Request, Response
-from deployer_emulator.storage.base import (
-    _OBJECT_WRITABLE,
-    BUCKETS,
-    OBJECTS,
-    StorageError,
-    _bucket_not_found,
-    _int_param,
-    _json_body,
-    _now,
-    _object_etag,
-    _object_file,
-    _object_key,
-    _object_not_found,
-    _page_token_decode,
-    _page_token_encode,
-    _present_object,
-)
+from deployer_emulator.storage import base
 from deployer_emulator.storage.media import _media_response
 from deployer_emulator.storage.store import _check_preconditions, _object_metadata, _preconditions
 
@@ -36,14 +20,13 @@ def register_objects(emulator: Emulator) -> None:
         start_offset = req.param("startOffset") or ""
         end_offset = req.param("endOffset") or ""
         include_trailing = req.flag("includeTrailingDelimiter")
-        max_results = _int_param(req, "maxResults") or 1000
-        after = _page_token_decode(req.param("pageToken") or "") if req.param("pageToken") else None
+        max_results = base.int_param(req, "maxResults") or 1000
+        after = base.page_token_decode(req.param("pageToken") or "") if req.param("pageToken") else None
         with emulator.state.lock:
-            if bucket not in emulator.state.table(BUCKETS):
-                raise _bucket_not_found()
+            base.require_bucket(emulator, bucket)
             key_prefix = f"{bucket}/"
             docs = sorted(
-                (doc for key, doc in emulator.state.table(OBJECTS).items() if key.startswith(key_prefix)),
+                (doc for key, doc in emulator.state.table(base.OBJECTS).items() if key.startswith(key_prefix)),
                 key=lambda d: d["name"],
             )
             docs = [dict(d) for d in docs]
@@ -72,12 +55,12 @@ def register_objects(emulator: Emulator) -> None:
                     last_key = common
                 # includeTrailingDelimiter: an object whose name ends at the delimiter is listed with its prefix.
                 if include_trailing and name == common:
-                    items.append(_present_object(emulator, doc))
+                    items.append(base.present_object(emulator, doc))
                 continue
             if emitted >= max_results:
                 more = True
                 break
-            items.append(_present_object(emulator, doc))
+            items.append(base.present_object(emulator, doc))
             emitted += 1
             last_key = name
         out: dict[str, Any] = {"kind": "storage#objects"}
@@ -86,43 +69,41 @@ def register_objects(emulator: Emulator) -> None:
         if prefixes:
             out["prefixes"] = prefixes
         if more:
-            out["nextPageToken"] = _page_token_encode(last_key)
+            out["nextPageToken"] = base.page_token_encode(last_key)
         return out
 
     def get_object_route(req: Request, bucket: str, object: str) -> Response | dict[str, Any]:
         emulator.authorize(req, "storage.objects.get", f"projects/_/buckets/{bucket}/objects/{object}")
         if req.param("alt") == "media":
             return _media_response(emulator, req, bucket, object)
-        generation = _int_param(req, "generation")
+        generation = base.int_param(req, "generation")
         with emulator.state.lock:
-            if bucket not in emulator.state.table(BUCKETS):
-                raise _bucket_not_found()
-            doc = emulator.state.table(OBJECTS).get(_object_key(bucket, object))
+            base.require_bucket(emulator, bucket)
+            doc = emulator.state.table(base.OBJECTS).get(base.object_key(bucket, object))
             if doc is None or (generation is not None and int(doc["generation"]) != generation):
-                raise _object_not_found(bucket, object)
+                raise base.object_not_found(bucket, object)
             try:
                 _check_preconditions(doc, _preconditions(req), read=True)
-            except StorageError as exc:
+            except base.StorageError as exc:
                 if exc.http_status == 304:
                     return Response(304, b"", {})
                 raise
-            return _present_object(emulator, doc)
+            return base.present_object(emulator, doc)
 
     def download(req: Request, bucket: str, object: str) -> Response:
         emulator.authorize(req, "storage.objects.get", f"projects/_/buckets/{bucket}/objects/{object}")
         return _media_response(emulator, req, bucket, object)
 
     def patch_object(req: Request, bucket: str, object: str) -> dict[str, Any]:
-        body = _object_metadata(_json_body(req))
+        body = _object_metadata(base.json_body(req))
         emulator.authorize(req, "storage.objects.update", f"projects/_/buckets/{bucket}/objects/{object}")
         with emulator.mutation():
-            if bucket not in emulator.state.table(BUCKETS):
-                raise _bucket_not_found()
-            doc = emulator.state.table(OBJECTS).get(_object_key(bucket, object))
+            base.require_bucket(emulator, bucket)
+            doc = emulator.state.table(base.OBJECTS).get(base.object_key(bucket, object))
             if doc is None:
-                raise _object_not_found(bucket, object)
+                raise base.object_not_found(bucket, object)
             _check_preconditions(doc, _preconditions(req), read=False)
-            for key in _OBJECT_WRITABLE:
+            for key in base.OBJECT_WRITABLE:
                 if key not in body:
                     continue
                 if body[key] is None:
@@ -140,25 +121,24 @@ def register_objects(emulator: Emulator) -> None:
             metageneration = int(doc["metageneration"]) + 1
             doc.update(
                 metageneration=str(metageneration),
-                etag=_object_etag(int(doc["generation"]), metageneration),
-                updated=_now(),
+                etag=base.object_etag(int(doc["generation"]), metageneration),
+                updated=base.now(),
             )
-            return _present_object(emulator, doc)
+            return base.present_object(emulator, doc)
 
     def delete_object(req: Request, bucket: str, object: str) -> Response:
         emulator.authorize(req, "storage.objects.delete", f"projects/_/buckets/{bucket}/objects/{object}")
-        generation = _int_param(req, "generation")
+        generation = base.int_param(req, "generation")
         with emulator.mutation():
-            if bucket not in emulator.state.table(BUCKETS):
-                raise _bucket_not_found()
-            objects = emulator.state.table(OBJECTS)
-            key = _object_key(bucket, object)
+            base.require_bucket(emulator, bucket)
+            objects = emulator.state.table(base.OBJECTS)
+            key = base.object_key(bucket, object)
             doc = objects.get(key)
             if doc is None or (generation is not None and int(doc["generation"]) != generation):
-                raise _object_not_found(bucket, object)
+                raise base.object_not_found(bucket, object)
             _check_preconditions(doc, _preconditions(req), read=False)
             del objects[key]
-            _object_file(emulator, bucket, object).unlink(missing_ok=True)
+            base.object_file(emulator, bucket, object).unlink(missing_ok=True)
         return Response.empty(204)
 
     router.add("GET", "/download/storage/v1/b/{bucket}/o/{object=**}", download)

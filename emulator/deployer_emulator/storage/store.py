@@ -9,79 +9,51 @@ from pathlib import Path
 from typing import Any
 
 from deployer_emulator.core import Emulator, Request
-from deployer_emulator.storage.base import (
-    _BUCKET_OUTPUT_ONLY,
-    _DUAL_REGIONS,
-    _MULTI_REGIONS,
-    _OBJECT_FIELDS,
-    _OBJECT_WRITABLE,
-    BUCKETS,
-    OBJECTS,
-    StorageError,
-    _bucket_etag,
-    _bucket_not_found,
-    _check_fields,
-    _crc32c_b64,
-    _hash_file,
-    _int_param,
-    _new_generation,
-    _now,
-    _object_etag,
-    _object_file,
-    _object_key,
-    _object_not_found,
-    _precondition_failed,
-    _present_bucket,
-    _present_object,
-    _required,
-    _tmp_file,
-)
+from deployer_emulator.storage import base
 
 
 # -- in-process helpers --------------------------------------------------------------------------------------------
 def bucket_exists(emulator: Emulator, bucket: str) -> bool:
     with emulator.state.lock:
-        return bucket in emulator.state.table(BUCKETS)
+        return bucket in emulator.state.table(base.BUCKETS)
 
 
 def ensure_bucket(emulator: Emulator, bucket: str, project: str, location: str = "US") -> dict[str, Any]:
     """The bucket's document, creating it for ``project`` when missing (no name rules: internal callers only)."""
     with emulator.mutation():
-        existing = emulator.state.table(BUCKETS).get(bucket)
+        existing = emulator.state.table(base.BUCKETS).get(bucket)
         if existing is None:
             existing = _new_bucket_doc(emulator, bucket, project, {"location": location})
-            emulator.state.table(BUCKETS)[bucket] = existing
-        return _present_bucket(emulator, existing)
+            emulator.state.table(base.BUCKETS)[bucket] = existing
+        return base.present_bucket(emulator, existing)
 
 
 def get_object(emulator: Emulator, bucket: str, name: str) -> dict[str, Any]:
     with emulator.state.lock:
-        if bucket not in emulator.state.table(BUCKETS):
-            raise _bucket_not_found()
-        doc = emulator.state.table(OBJECTS).get(_object_key(bucket, name))
+        base.require_bucket(emulator, bucket)
+        doc = emulator.state.table(base.OBJECTS).get(base.object_key(bucket, name))
         if doc is None:
-            raise _object_not_found(bucket, name)
-        return _present_object(emulator, doc)
+            raise base.object_not_found(bucket, name)
+        return base.present_object(emulator, doc)
 
 
 def read_object_path(emulator: Emulator, bucket: str, name: str) -> Path:
     get_object(emulator, bucket, name)
-    return _object_file(emulator, bucket, name)
+    return base.object_file(emulator, bucket, name)
 
 
 def put_object(emulator: Emulator, bucket: str, name: str, data: bytes, content_type: str) -> dict[str, Any]:
-    tmp = _tmp_file(emulator)
+    tmp = base.tmp_file(emulator)
     tmp.write_bytes(data)
     return _commit_object(emulator, bucket, name, tmp, {"contentType": content_type}, preconditions={})
 
 
 def append_object(emulator: Emulator, bucket: str, name: str, data: bytes) -> None:
-    key = _object_key(bucket, name)
-    path = _object_file(emulator, bucket, name)
+    key = base.object_key(bucket, name)
+    path = base.object_file(emulator, bucket, name)
     with emulator.mutation():
-        if bucket not in emulator.state.table(BUCKETS):
-            raise _bucket_not_found()
-        objects = emulator.state.table(OBJECTS)
+        base.require_bucket(emulator, bucket)
+        objects = emulator.state.table(base.OBJECTS)
         doc = objects.get(key)
         if doc is None:
             path.write_bytes(b"")
@@ -91,17 +63,17 @@ def append_object(emulator: Emulator, bucket: str, name: str, data: bytes) -> No
         with path.open("ab") as fh:
             fh.write(data)
         # md5 cannot be extended from a digest: rehash the file (build logs are small).
-        size, crc, md5 = _hash_file(path)
-        generation = _new_generation(int(doc["generation"]))
-        now = _now()
+        size, crc, md5 = base.hash_file(path)
+        generation = base.new_generation(int(doc["generation"]))
+        now = base.now()
         doc.update(
             generation=str(generation),
             metageneration="1",
             size=str(size),
-            crc32c=_crc32c_b64(crc),
+            crc32c=base.crc32c_b64(crc),
             md5Hash=md5,
             id=f"{bucket}/{name}/{generation}",
-            etag=_object_etag(generation, 1),
+            etag=base.object_etag(generation, 1),
             updated=now,
             timeFinalized=now,
         )
@@ -113,11 +85,11 @@ def _project_number(emulator: Emulator, project: str) -> str:
 
 
 def _new_bucket_doc(emulator: Emulator, name: str, project: str, body: dict[str, Any]) -> dict[str, Any]:
-    now = _now()
+    now = base.now()
     location = str(body.get("location") or "US").upper()
-    if location in _MULTI_REGIONS:
+    if location in base.MULTI_REGIONS:
         location_type = "multi-region"
-    elif location in _DUAL_REGIONS:
+    elif location in base.DUAL_REGIONS:
         location_type = "dual-region"
     else:
         location_type = "region"
@@ -126,12 +98,12 @@ def _new_bucket_doc(emulator: Emulator, name: str, project: str, body: dict[str,
         "id": name,
         "name": name,
         "projectNumber": _project_number(emulator, project),
-        "generation": str(_new_generation()),
+        "generation": str(base.new_generation()),
         "metageneration": "1",
         "location": location,
         "locationType": location_type,
         "storageClass": str(body.get("storageClass") or "STANDARD").upper(),
-        "etag": _bucket_etag(1),
+        "etag": base.bucket_etag(1),
         "timeCreated": now,
         "updated": now,
         "rpo": "DEFAULT",
@@ -144,7 +116,7 @@ def _new_bucket_doc(emulator: Emulator, name: str, project: str, body: dict[str,
         },
     }
     for key, value in body.items():
-        if key in _BUCKET_OUTPUT_ONLY or key in ("name", "location", "storageClass"):
+        if key in base.BUCKET_OUTPUT_ONLY or key in ("name", "location", "storageClass"):
             continue
         if key == "iamConfiguration" and isinstance(value, dict):
             merged = dict(doc["iamConfiguration"])
@@ -172,8 +144,8 @@ def _new_object_doc(
     md5: str,
     previous: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    generation = _new_generation(int(previous["generation"]) if previous else 0)
-    now = _now()
+    generation = base.new_generation(int(previous["generation"]) if previous else 0)
+    now = base.now()
     doc: dict[str, Any] = {
         "kind": "storage#object",
         "id": f"{bucket}/{name}/{generation}",
@@ -185,14 +157,14 @@ def _new_object_doc(
         "storageClass": "STANDARD",
         "size": str(size),
         "md5Hash": md5,
-        "crc32c": _crc32c_b64(crc),
-        "etag": _object_etag(generation, 1),
+        "crc32c": base.crc32c_b64(crc),
+        "etag": base.object_etag(generation, 1),
         "timeCreated": now,
         "updated": now,
         "timeStorageClassUpdated": now,
         "timeFinalized": now,
     }
-    for key in _OBJECT_WRITABLE:
+    for key in base.OBJECT_WRITABLE:
         if key != "contentType" and metadata.get(key) is not None:
             doc[key] = metadata[key]
     return doc
@@ -201,9 +173,9 @@ def _new_object_doc(
 def _validate_object_name(name: str | None) -> str:
     # https://cloud.google.com/storage/docs/objects#naming
     if not name:
-        raise _required("name")
+        raise base.required("name")
     if len(name.encode()) > 1024 or "\r" in name or "\n" in name or name in (".", ".."):
-        raise StorageError(400, "invalid", "The specified object name is not valid.")
+        raise base.StorageError(400, "invalid", "The specified object name is not valid.")
     return name
 
 
@@ -217,25 +189,25 @@ def _check_preconditions(doc: dict[str, Any] | None, preconditions: dict[str, in
     metageneration = int(doc["metageneration"]) if doc else 0
     match = preconditions.get("ifGenerationMatch")
     if match is not None and match != generation:
-        raise _precondition_failed()
+        raise base.precondition_failed()
     not_match = preconditions.get("ifGenerationNotMatch")
     if not_match is not None and not_match == generation:
         if read:
-            raise StorageError(304, "notModified", "Not Modified")
-        raise _precondition_failed()
+            raise base.StorageError(304, "notModified", "Not Modified")
+        raise base.precondition_failed()
     meta_match = preconditions.get("ifMetagenerationMatch")
     if meta_match is not None and (doc is None or meta_match != metageneration):
-        raise _precondition_failed()
+        raise base.precondition_failed()
     meta_not_match = preconditions.get("ifMetagenerationNotMatch")
     if meta_not_match is not None and doc is not None and meta_not_match == metageneration:
         if read:
-            raise StorageError(304, "notModified", "Not Modified")
-        raise _precondition_failed()
+            raise base.StorageError(304, "notModified", "Not Modified")
+        raise base.precondition_failed()
 
 
 def _preconditions(req: Request) -> dict[str, int | None]:
     names = ("ifGenerationMatch", "ifGenerationNotMatch", "ifMetagenerationMatch", "ifMetagenerationNotMatch")
-    return {name: _int_param(req, name) for name in names}
+    return {name: base.int_param(req, name) for name in names}
 
 
 def _commit_object(
@@ -249,39 +221,38 @@ def _commit_object(
 ) -> dict[str, Any]:
     """Verify client checksums, check preconditions, and move ``tmp`` into place as the object's new generation."""
     try:
-        size, crc, md5 = _hash_file(tmp)
+        size, crc, md5 = base.hash_file(tmp)
         # Uploads carrying crc32c/md5Hash in their metadata are verified (https://cloud.google.com/storage/docs/
         # data-validation); a mismatch is a 400 and nothing is stored.
         sent_crc = metadata.get("crc32c")
-        if sent_crc and sent_crc != _crc32c_b64(crc):
-            raise StorageError(
+        if sent_crc and sent_crc != base.crc32c_b64(crc):
+            raise base.StorageError(
                 400,
                 "invalid",
-                f'Provided CRC32C "{sent_crc}" doesn\'t match calculated CRC32C "{_crc32c_b64(crc)}".',
+                f'Provided CRC32C "{sent_crc}" doesn\'t match calculated CRC32C "{base.crc32c_b64(crc)}".',
             )
         sent_md5 = metadata.get("md5Hash")
         if sent_md5 and sent_md5 != md5:
-            raise StorageError(
+            raise base.StorageError(
                 400, "invalid", f'Provided MD5 hash "{sent_md5}" doesn\'t match calculated MD5 hash "{md5}".'
             )
         with emulator.mutation():
-            if bucket not in emulator.state.table(BUCKETS):
-                raise _bucket_not_found()
-            objects = emulator.state.table(OBJECTS)
-            key = _object_key(bucket, name)
+            base.require_bucket(emulator, bucket)
+            objects = emulator.state.table(base.OBJECTS)
+            key = base.object_key(bucket, name)
             previous = objects.get(key)
             _check_preconditions(previous, preconditions, read=False)
             doc = _new_object_doc(bucket, name, metadata, size, crc, md5, previous)
-            os.replace(tmp, _object_file(emulator, bucket, name))
+            os.replace(tmp, base.object_file(emulator, bucket, name))
             objects[key] = doc
-            return _present_object(emulator, doc)
+            return base.present_object(emulator, doc)
     finally:
         tmp.unlink(missing_ok=True)
 
 
 def _object_metadata(doc: dict[str, Any]) -> dict[str, Any]:
-    _check_fields(doc, _OBJECT_FIELDS, "resource")
+    base.check_fields(doc, base.OBJECT_FIELDS, "resource")
     metadata = doc.get("metadata")
     if metadata is not None and not all(isinstance(v, str) or v is None for v in metadata.values()):
-        raise StorageError(400, "invalid", "Invalid value for field 'resource.metadata': values must be strings")
+        raise base.StorageError(400, "invalid", "Invalid value for field 'resource.metadata': values must be strings")
     return doc
