@@ -22,9 +22,9 @@ class ArtifactRegistryAdapter:
     def __init__(self, clients: Clients) -> None:
         self._clients = clients
 
-    def get_repository(self, project: str, location: str, repository: str) -> Repository | None:
+    def _find_repository(self, project: str, location: str, repository: str) -> Any | None:
+        """The repository message, or None when it does not exist."""
         from google.api_core import exceptions as gexc
-        from google.cloud import artifactregistry_v1
 
         name = f"projects/{project}/locations/{location}/repositories/{repository}"
         with google_call(f"looking up Artifact Registry repository {repository}", project=project):
@@ -32,6 +32,14 @@ class ArtifactRegistryAdapter:
                 repo = self._clients.artifact_registry.get_repository(name=name)
             except gexc.NotFound:
                 return None
+        return repo
+
+    def get_repository(self, project: str, location: str, repository: str) -> Repository | None:
+        from google.cloud import artifactregistry_v1
+
+        repo = self._find_repository(project, location, repository)
+        if repo is None:
+            return None
         return Repository(repo.name, artifactregistry_v1.Repository.Format(repo.format_).name, repo.registry_uri)
 
     def create_repository(self, project: str, location: str, repository: str, body: dict[str, Any]) -> Repository:
@@ -66,15 +74,11 @@ class ArtifactRegistryAdapter:
 
     def cleanup_policies(self, project: str, location: str, repository: str) -> dict[str, Any] | None:
         """The repository's ``cleanupPolicies`` as REST JSON (by policy id), or None when it does not exist."""
-        from google.api_core import exceptions as gexc
         from google.protobuf import json_format
 
-        name = f"projects/{project}/locations/{location}/repositories/{repository}"
-        with google_call(f"looking up Artifact Registry repository {repository}", project=project):
-            try:
-                repo = self._clients.artifact_registry.get_repository(name=name)
-            except gexc.NotFound:
-                return None
+        repo = self._find_repository(project, location, repository)
+        if repo is None:
+            return None
         doc = json_format.MessageToDict(type(repo).pb(repo))
         return dict(doc.get("cleanupPolicies") or {})
 

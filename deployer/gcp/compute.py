@@ -253,6 +253,15 @@ class ComputeAdapter:
 
     # --- instances -----------------------------------------------------------------------------------------------
 
+    def _instance_op(self, method: str, project: str, zone: str, *, action: str, **fields: Any) -> None:
+        """One ``InstancesClient`` call in ``zone``, its operation waited for like every other."""
+        self._send(
+            lambda: getattr(self._client("InstancesClient"), method)(project=project, zone=zone, **fields),
+            action=action,
+            project=project,
+            zone=zone,
+        )
+
     def get_instance(self, project: str, zone: str, name: str) -> Instance | None:
         from google.api_core import exceptions as gexc
 
@@ -277,13 +286,8 @@ class ComputeAdapter:
 
         instance = compute_v1.Instance.from_json(json.dumps(body), ignore_unknown_fields=False)
         name = body["name"]
-        self._send(
-            lambda: self._client("InstancesClient").insert_unary(
-                project=project, zone=zone, instance_resource=instance
-            ),
-            action=f"creating VM {name} in {zone}",
-            project=project,
-            zone=zone,
+        self._instance_op(
+            "insert_unary", project, zone, instance_resource=instance, action=f"creating VM {name} in {zone}"
         )
         created = self.get_instance(project, zone, name)
         if created is None:
@@ -291,12 +295,7 @@ class ComputeAdapter:
         return created
 
     def delete_instance(self, project: str, zone: str, name: str) -> None:
-        self._send(
-            lambda: self._client("InstancesClient").delete_unary(project=project, zone=zone, instance=name),
-            action=f"deleting VM {name} in {zone}",
-            project=project,
-            zone=zone,
-        )
+        self._instance_op("delete_unary", project, zone, instance=name, action=f"deleting VM {name} in {zone}")
 
     def set_metadata(self, project: str, zone: str, name: str, metadata: dict[str, Any]) -> None:
         import json
@@ -304,38 +303,23 @@ class ComputeAdapter:
         from google.cloud import compute_v1
 
         resource = compute_v1.Metadata.from_json(json.dumps(metadata), ignore_unknown_fields=False)
-        self._send(
-            lambda: self._client("InstancesClient").set_metadata_unary(
-                project=project, zone=zone, instance=name, metadata_resource=resource
-            ),
+        self._instance_op(
+            "set_metadata_unary",
+            project,
+            zone,
+            instance=name,
+            metadata_resource=resource,
             action=f"updating the metadata of VM {name}",
-            project=project,
-            zone=zone,
         )
 
     def reset(self, project: str, zone: str, name: str) -> None:
-        self._send(
-            lambda: self._client("InstancesClient").reset_unary(project=project, zone=zone, instance=name),
-            action=f"restarting VM {name}",
-            project=project,
-            zone=zone,
-        )
+        self._instance_op("reset_unary", project, zone, instance=name, action=f"restarting VM {name}")
 
     def start(self, project: str, zone: str, name: str) -> None:
-        self._send(
-            lambda: self._client("InstancesClient").start_unary(project=project, zone=zone, instance=name),
-            action=f"starting VM {name}",
-            project=project,
-            zone=zone,
-        )
+        self._instance_op("start_unary", project, zone, instance=name, action=f"starting VM {name}")
 
     def stop(self, project: str, zone: str, name: str) -> None:
-        self._send(
-            lambda: self._client("InstancesClient").stop_unary(project=project, zone=zone, instance=name),
-            action=f"stopping VM {name}",
-            project=project,
-            zone=zone,
-        )
+        self._instance_op("stop_unary", project, zone, instance=name, action=f"stopping VM {name}")
 
     def serial_output(self, project: str, zone: str, name: str, *, start: int | None = None) -> SerialOutput:
         request: dict[str, Any] = {"project": project, "zone": zone, "instance": name, "port": 1}
