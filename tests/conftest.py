@@ -36,6 +36,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for key in list(os.environ):
         if key.startswith(("DEPLOYER_", "CLOUDSDK_", "GOOGLE_")):
             monkeypatch.delenv(key, raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)  # the cache follows the pinned HOME
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("CLOUDSDK_CONFIG", str(home / "gcloud"))
     monkeypatch.setenv("NO_COLOR", "1")
