@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -10,12 +9,9 @@ import typer
 from deployer.cli import common
 
 
+@common.shared_options()
 def bootstrap(
-    project: str = common.ProjectOption,
-    region: str = common.RegionOption,
-    repository: str = common.RepositoryOption,
-    directory: Path = common.DirectoryOption,
-    config_file: Path = common.ConfigOption,
+    opts: common.Shared = common.DEFAULTS,
     create: bool = typer.Option(False, "--create", help="Create the project when it does not exist."),
     parent: str = typer.Option(
         None, "--parent", help="Where a created project goes: organizations/N or folders/N [bootstrap.parent]."
@@ -40,11 +36,6 @@ def bootstrap(
     budget_currency: str = typer.Option(
         None, "--budget-currency", help="Currency of --budget, e.g. EUR (default: the billing account's)."
     ),
-    dry_run: bool = common.DryRunOption,
-    diff: bool = common.DiffOption,
-    yes: bool = common.YesOption,
-    as_json: bool = common.JsonOption,
-    verbose: bool = common.VerboseOption,
 ) -> None:
     """Set up a project for deployer: project, billing, APIs, repository, service accounts, team, GitHub, budget.
 
@@ -54,11 +45,10 @@ def bootstrap(
     from contextlib import nullcontext
 
     from deployer.cli import flow
-    from deployer.cli.output import ConsoleReporter
     from deployer.gcp import GoogleCloud
     from deployer.services.bootstrap import Bootstrapper, BootstrapResult, inputs_from_config
 
-    config = common.load(directory, config_file, project=project, region=region, repository=repository)
+    config = opts.load()
     cloud = GoogleCloud()
     inputs = inputs_from_config(
         config,
@@ -71,7 +61,7 @@ def bootstrap(
         budget_currency=budget_currency,
         caller=cloud.clients.caller(),
     )
-    reporter = ConsoleReporter(verbose=verbose)
+    reporter = opts.reporter()
     reporter.info(f"Planning the setup of project {inputs.project} ({inputs.region})")
 
     def render(result: BootstrapResult) -> None:
@@ -83,7 +73,7 @@ def bootstrap(
 
     flow.run(
         nullcontext(Bootstrapper(cloud, reporter).plan(inputs)),
-        flow.Flags(dry_run=dry_run, diff=diff, yes=yes, as_json=as_json),
+        opts.flags(),
         render=render,
         ask="Apply these changes?",
     )

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from deployer.cli import common
 
 
+@common.shared_options()
 def build(
     service: str = typer.Argument(None, help="Which [services.NAME] to build (default: the only one)."),
-    project: str = common.ProjectOption,
-    region: str = common.RegionOption,
-    repository: str = common.RepositoryOption,
-    directory: Path = common.DirectoryOption,
-    config_file: Path = common.ConfigOption,
+    opts: common.Shared = common.DEFAULTS,
     max_context_mb: int = typer.Option(
         None,
         "--max-context-mb",
@@ -26,27 +21,22 @@ def build(
     allow_credential_file: list[str] = typer.Option(
         [], "--allow-credential-file", help="Upload this file although it looks like a credential (repeatable)."
     ),
-    dry_run: bool = common.DryRunOption,
-    diff: bool = common.DiffOption,
-    yes: bool = common.YesOption,
-    as_json: bool = common.JsonOption,
-    verbose: bool = common.VerboseOption,
 ) -> None:
     """Upload the build context, build the Dockerfile on Cloud Build, push to Artifact Registry.
 
     Prints image@digest. When the repository already has an image for the same source, no build runs.
     """
     from deployer.cli import flow
-    from deployer.cli.output import ConsoleReporter, out
+    from deployer.cli.output import out
     from deployer.gcp import GoogleCloud
     from deployer.services.build import BuildRun, inputs_from_config, planned_build
 
-    config = common.load(directory, config_file, project=project, region=region, repository=repository)
+    config = opts.load()
     name, service_config = config.service(service)
     inputs = inputs_from_config(
         config, name, service_config, max_context_mb, allow_large_context, tuple(allow_credential_file)
     )
-    reporter = ConsoleReporter(verbose=verbose)
+    reporter = opts.reporter()
     cloud = GoogleCloud()
     console = cloud.target.console_url(f"cloud-build/builds;region={inputs.region}", inputs.project)
     reporter.info(f"Building {name} in {inputs.project}/{inputs.region}: {console}")
@@ -60,6 +50,6 @@ def build(
 
     flow.run(
         planned_build(cloud, reporter, inputs),
-        flow.Flags(dry_run=dry_run, diff=diff, yes=yes, as_json=as_json),
+        opts.flags(),
         render=render,
     )

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+import typing
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +16,8 @@ from typer.core import TyperCommand, TyperGroup
 if TYPE_CHECKING:
     from typer._click.core import Context
 
+    from deployer.cli.flow import Flags
+    from deployer.cli.output import ConsoleReporter
     from deployer.config import ResolvedConfig
 
 
@@ -95,3 +101,96 @@ def load(
         config_file=config_file,
         flags={"project": project, "region": region, "repository": repository},
     )
+
+
+@dataclass(frozen=True)
+class Shared:
+    """The options every command shares, as one value (see ``shared_options``)."""
+
+    directory: Path = Path(".")
+    config_file: Path | None = None
+    project: str | None = None
+    region: str | None = None
+    repository: str | None = None
+    dry_run: bool = False
+    diff: bool = False
+    yes: bool = False
+    as_json: bool = False
+    verbose: bool = False
+
+    def load(self) -> ResolvedConfig:
+        """The configuration these options select (``load`` is looked up on each call: tests replace it)."""
+        return load(
+            self.directory, self.config_file, project=self.project, region=self.region, repository=self.repository
+        )
+
+    def flags(self) -> Flags:
+        from deployer.cli.flow import Flags
+
+        return Flags(dry_run=self.dry_run, diff=self.diff, yes=self.yes, as_json=self.as_json)
+
+    def reporter(self) -> ConsoleReporter:
+        from deployer.cli.output import ConsoleReporter
+
+        return ConsoleReporter(verbose=self.verbose)
+
+
+DEFAULTS = Shared()  # what a command called directly, without the shared_options wrapper, sees
+
+# Each shared option: its parameter name (the name click knows it by, which ``_remember`` records), its type and
+# its typer.Option.
+_TARGET: tuple[tuple[str, type, Any], ...] = (
+    ("project", str, ProjectOption),
+    ("region", str, RegionOption),
+    ("repository", str, RepositoryOption),
+    ("directory", Path, DirectoryOption),
+    ("config_file", Path, ConfigOption),
+)
+_RUN: tuple[tuple[str, type, Any], ...] = (
+    ("dry_run", bool, DryRunOption),
+    ("diff", bool, DiffOption),
+    ("yes", bool, YesOption),
+)
+_OUTPUT: tuple[tuple[str, type, Any], ...] = (
+    ("as_json", bool, JsonOption),
+    ("verbose", bool, VerboseOption),
+)
+
+Command = Callable[..., None]
+
+
+def shared_options(*, repository: bool = True, run: bool = True) -> Callable[[Command], Command]:
+    """Give a command the shared options, handed to it as one ``Shared`` in its parameter ``opts``.
+
+    typer reads the command's parameters from ``inspect.signature``: the wrapper's signature is the command's with
+    ``opts`` replaced by --project, --region, [--repository,] --directory and --config, and --dry-run, --diff,
+    --yes (with ``run``), --json and --verbose added at the end. ``repository=False`` for a command that has no
+    registry to choose; ``run=False`` for one that changes nothing.
+    """
+    target = [option for option in _TARGET if repository or option[0] != "repository"]
+    tail = [*(_RUN if run else ()), *_OUTPUT]
+
+    def decorate(command: Command) -> Command:
+        hints = typing.get_type_hints(command)
+        own = list(inspect.signature(command).parameters.values())
+        at = [p.name for p in own].index("opts")
+        shared = [
+            inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default, annotation=kind)
+            for name, kind, default in (*target, *tail)
+        ]
+        parameters = [*own[:at], *shared[: len(target)], *own[at + 1 :], *shared[len(target) :]]
+        names = [p.name for p in shared]
+
+        @functools.wraps(command)
+        def wrapper(*args: Any, **kwargs: Any) -> None:
+            opts = Shared(**{name: kwargs.pop(name) for name in names if name in kwargs})
+            command(*args, opts=opts, **kwargs)
+
+        wrapper.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {
+            **{p.name: hints[p.name] for p in own if p.name != "opts"},
+            **{p.name: p.annotation for p in shared},
+        }
+        return wrapper
+
+    return decorate

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from deployer.cli import common
@@ -14,23 +12,18 @@ config_app = typer.Typer(
 
 
 @config_app.command("show", cls=common.HelpFirstCommand)
+@common.shared_options(run=False)
 def show(
-    project: str = common.ProjectOption,
-    region: str = common.RegionOption,
-    repository: str = common.RepositoryOption,
-    directory: Path = common.DirectoryOption,
-    config_file: Path = common.ConfigOption,
-    as_json: bool = common.JsonOption,
-    verbose: bool = common.VerboseOption,
+    opts: common.Shared = common.DEFAULTS,
 ) -> None:
     """Print the resolved configuration and where each value came from (flag, env, file, gcloud, default)."""
     from deployer.cli.output import emit_json, out
     from deployer.masking import mask
 
-    config = common.load(directory, config_file, project=project, region=region, repository=repository)
+    config = opts.load()
     # Secret env values are masked, by name, before anything is printed (short values too).
     described = mask(config.describe())
-    if as_json:
+    if opts.as_json:
         emit_json(described)
         return
     out(f"config file: {described['config_file'] or '(none found)'}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -10,15 +9,12 @@ import typer
 from deployer.cli import common
 
 
+@common.shared_options()
 def deploy(
     service: str = typer.Argument(
         None, help="Which [services.NAME] or [vms.NAME] to deploy (default: the only one).", metavar="NAME"
     ),
-    project: str = common.ProjectOption,
-    region: str = common.RegionOption,
-    repository: str = common.RepositoryOption,
-    directory: Path = common.DirectoryOption,
-    config_file: Path = common.ConfigOption,
+    opts: common.Shared = common.DEFAULTS,
     image: str = typer.Option(
         None, "--image", help="Deploy this image (IMAGE@sha256:… or IMAGE:TAG) instead of building."
     ),
@@ -32,8 +28,6 @@ def deploy(
     allow_credential_file: list[str] = typer.Option(
         [], "--allow-credential-file", help="Upload this file although it looks like a credential (repeatable)."
     ),
-    dry_run: bool = common.DryRunOption,
-    diff: bool = common.DiffOption,
     preview: str = typer.Option(
         None,
         "--preview",
@@ -45,9 +39,6 @@ def deploy(
         "--check",
         help="Run the readiness checks (as `deployer doctor` does for this target) even when nothing would change.",
     ),
-    yes: bool = common.YesOption,
-    as_json: bool = common.JsonOption,
-    verbose: bool = common.VerboseOption,
 ) -> None:
     """Build if needed, then create or update the Cloud Run service and wait until its new revision is ready.
 
@@ -56,11 +47,11 @@ def deploy(
     OS VM, or update it to the new image and restart its container (recreate it only when its shape changed).
     """
     from deployer.cli import flow
-    from deployer.cli.output import ConsoleReporter, out
+    from deployer.cli.output import out
     from deployer.gcp import GoogleCloud
     from deployer.services.targets import DeployRequest, planned_deploy, target_for
 
-    config = common.load(directory, config_file, project=project, region=region, repository=repository)
+    config = opts.load()
     target = target_for(config, service)
     request = DeployRequest(
         image=image,
@@ -70,7 +61,7 @@ def deploy(
         preview=preview,
         check=check,
     )
-    reporter = ConsoleReporter(verbose=verbose)
+    reporter = opts.reporter()
 
     def render(result: Any) -> None:
         if not result.changed:
@@ -81,6 +72,6 @@ def deploy(
 
     flow.run(
         planned_deploy(GoogleCloud(), reporter, target, request),
-        flow.Flags(dry_run=dry_run, diff=diff, yes=yes, as_json=as_json),
+        opts.flags(),
         render=render,
     )

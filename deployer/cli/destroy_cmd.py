@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from deployer.cli import common
 
 
+@common.shared_options(repository=False)
 def destroy(
     name: str = typer.Argument(
         ..., help="Which [vms.NAME] to delete (always named: nothing is destroyed by default).", metavar="NAME"
     ),
-    project: str = common.ProjectOption,
-    region: str = common.RegionOption,
-    directory: Path = common.DirectoryOption,
-    config_file: Path = common.ConfigOption,
-    dry_run: bool = common.DryRunOption,
-    diff: bool = common.DiffOption,
-    yes: bool = common.YesOption,
-    as_json: bool = common.JsonOption,
-    verbose: bool = common.VerboseOption,
+    opts: common.Shared = common.DEFAULTS,
 ) -> None:
     """Delete a VM deployer made (with its boot disk) and the firewall rule it opened for its ports.
 
@@ -30,12 +21,12 @@ def destroy(
     from contextlib import nullcontext
 
     from deployer.cli import flow
-    from deployer.cli.output import ConsoleReporter, out
+    from deployer.cli.output import out
     from deployer.errors import BadInput
     from deployer.gcp import GoogleCloud
     from deployer.services.vm_destroy import VmDestroyer, VmDestroyResult
 
-    config = common.load(directory, config_file, project=project, region=region)
+    config = opts.load()
     target, kind, _ = config.target(name)
     if kind == "service":
         raise BadInput(
@@ -43,7 +34,7 @@ def destroy(
             f"delete it in the Cloud Console, or: gcloud run services delete {target} --region REGION",
         )
     project_id, region_id = config.require_project(), config.require_region()
-    reporter = ConsoleReporter(verbose=verbose)
+    reporter = opts.reporter()
     planned = VmDestroyer(GoogleCloud(), reporter).plan(
         target, config.vms[target], project=project_id, region=region_id
     )
@@ -57,7 +48,7 @@ def destroy(
 
     flow.run(
         nullcontext(planned),
-        flow.Flags(dry_run=dry_run, diff=diff, yes=yes, as_json=as_json),
+        opts.flags(),
         render=render,
         ask=f"Delete VM {target} and its firewall rule?",
     )

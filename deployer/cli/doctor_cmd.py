@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -14,14 +13,9 @@ _MARK = {"ok": "ok", "warning": "warning", "error": "ERROR"}
 _STYLE = {"ok": "green", "warning": "yellow", "error": "bold red"}
 
 
+@common.shared_options(run=False)
 def doctor(
-    project: str = common.ProjectOption,
-    region: str = common.RegionOption,
-    repository: str = common.RepositoryOption,
-    directory: Path = common.DirectoryOption,
-    config_file: Path = common.ConfigOption,
-    as_json: bool = common.JsonOption,
-    verbose: bool = common.VerboseOption,
+    opts: common.Shared = common.DEFAULTS,
 ) -> None:
     """Check that the project is ready for what deployer.toml describes, and print the exact fix for each problem.
 
@@ -32,9 +26,9 @@ def doctor(
     from deployer.gcp import GoogleCloud
     from deployer.services.doctor import run_doctor
 
-    config = common.load(directory, config_file, project=project, region=region, repository=repository)
+    config = opts.load()
     report = run_doctor(GoogleCloud(), config).to_json()
-    if as_json:
+    if opts.as_json:
         emit_json(report)
     elif sys.stdout.isatty():
         _render_table(report)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -13,6 +12,7 @@ if TYPE_CHECKING:
     from deployer.services.vm_status import VmStatus
 
 
+@common.shared_options(repository=False, run=False)
 def status(
     name: str = typer.Argument(
         None, help="Which [vms.NAME] or [services.NAME] (default: the only one).", metavar="NAME"
@@ -20,12 +20,7 @@ def status(
     lines: int = typer.Option(
         20, "--lines", "-n", min=0, help="How many lines of the VM's serial port output to show."
     ),
-    project: str = common.ProjectOption,
-    region: str = common.RegionOption,
-    directory: Path = common.DirectoryOption,
-    config_file: Path = common.ConfigOption,
-    as_json: bool = common.JsonOption,
-    verbose: bool = common.VerboseOption,
+    opts: common.Shared = common.DEFAULTS,
 ) -> None:
     """Show a target's state. A VM: its state, external IP, machine and GPUs, the container's and the GPU driver's
     state as its serial console reports them, and the last lines of that output. A Cloud Run service: its URL,
@@ -34,7 +29,7 @@ def status(
     from deployer.cli.output import emit_json, out
     from deployer.gcp import GoogleCloud
 
-    config = common.load(directory, config_file, project=project, region=region)
+    config = opts.load()
     target, kind, _ = config.target(name)
     project_id, region_id = config.require_project(), config.require_region()
     cloud = GoogleCloud()
@@ -50,7 +45,7 @@ def status(
             "revision": service.latest_ready_revision if service else "",
             "condition": service.terminal_condition if service else {},
         }
-        if as_json:
+        if opts.as_json:
             emit_json(document)
             return
         if service is None:
@@ -65,7 +60,7 @@ def status(
     from deployer.services.vm_status import vm_status
 
     result = vm_status(cloud, target, config.vms[target], project=project_id, region=region_id, lines=lines)
-    if as_json:
+    if opts.as_json:
         emit_json(result.to_json())
         return
     _render_vm(result)
