@@ -203,7 +203,14 @@ class Emulator:
 
     # -- request log -------------------------------------------------------------------------------------------
     def record(self, req: Request, status: int) -> None:
-        mutating = req.method in ("POST", "PUT", "PATCH", "DELETE") and not req.path.endswith(_READ_ONLY_VERBS)
+        # validateOnly=true asks the server to check a change without making it (Cloud Run v2's validate_only,
+        # google/cloud/run/v2/service.proto CreateServiceRequest): it reads, it does not mutate.
+        validate_only = (req.query.get("validateOnly") or req.query.get("validate_only") or [""])[-1] == "true"
+        mutating = (
+            req.method in ("POST", "PUT", "PATCH", "DELETE")
+            and not req.path.endswith(_READ_ONLY_VERBS)
+            and not validate_only
+        )
         entry = {
             "method": req.method,
             "path": req.path,

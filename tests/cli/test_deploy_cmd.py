@@ -134,10 +134,11 @@ def test_dry_run_prints_the_plan_with_requests_and_sends_nothing(emulator: Emula
     emulator.mark()
     doc = deploy_json(emulator, tmp_path / "app", "--dry-run")
 
-    # The only request that is not a read is Cloud Run's own check of the create (validate_only): nothing is made.
-    checked = emulator.mutating_requests()
-    assert [(r["method"], r["path"], r["query"].get("validateOnly")) for r in checked] == [
-        ("POST", f"/v2/projects/{project}/locations/{REGION}/services", "true")
+    # Nothing mutates: Cloud Run's own check of the create (validate_only) is logged as the read it is.
+    assert emulator.mutating_requests() == []
+    checked = [r for r in emulator.requests() if r["query"].get("validateOnly") == "true"]
+    assert [(r["method"], r["path"], r["mutating"]) for r in checked] == [
+        ("POST", f"/v2/projects/{project}/locations/{REGION}/services", False)
     ]
     assert run_client(emulator).list_services(parent=f"projects/{project}/locations/{REGION}").services == []
     assert doc["dry_run"] is True
@@ -152,7 +153,7 @@ def test_dry_run_prints_the_plan_with_requests_and_sends_nothing(emulator: Emula
     assert text.exit_code == 0
     assert "+ create  " in text.stdout
     assert "POST /v2/projects/" in text.stdout
-    assert all(r["query"].get("validateOnly") == "true" for r in emulator.mutating_requests())
+    assert emulator.mutating_requests() == []
     assert run_client(emulator).list_services(parent=f"projects/{project}/locations/{REGION}").services == []
 
 
@@ -194,8 +195,9 @@ def test_a_dry_run_update_is_checked_by_the_server_and_changes_nothing(
     toml.write_text(toml.read_text() + 'env = { MODE = "fast" }\n')
     emulator.mark()
     dry = deploy_json(emulator, directory, "--dry-run")
-    (patch,) = emulator.mutating_requests()
-    assert (patch["method"], patch["query"]["validateOnly"]) == ("PATCH", "true")
+    assert emulator.mutating_requests() == []
+    (patch,) = [r for r in emulator.requests() if r["method"] == "PATCH"]
+    assert (patch["query"]["validateOnly"], patch["mutating"]) == ("true", False)
     assert "template.containers" in patch["query"]["updateMask"].split(",")
     step = next(s for s in dry["steps"] if s["action"] == "update")
     assert "updateMask=" in step["request"]["url"]

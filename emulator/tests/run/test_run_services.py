@@ -179,8 +179,13 @@ def test_validate_only_persists_nothing(emulator: Any) -> None:
     client = services_client(emulator.url)
     request = {"parent": PARENT, "service_id": "dry", "service": service_body(PUBLIC_IMAGE), "validate_only": True}
 
+    emulator.mark()
     preview = client.create_service(request=request).result(timeout=10)
 
+    # The request log counts a validate_only request as a read: "no mutating request" holds for a dry run.
+    (checked,) = [r for r in emulator.requests() if r["method"] == "POST"]
+    assert (checked["query"]["validateOnly"], checked["mutating"]) == ("true", False)
+    assert emulator.mutating_requests() == []
     assert preview.name == f"{PARENT}/services/dry"
     assert preview.template.max_instance_request_concurrency == 80
     with pytest.raises(gexc.NotFound):
