@@ -29,6 +29,14 @@ class BuildConfig(BaseModel):
     max_context_mb: StrictInt = Field(default=500, ge=1, description="Refuse bigger uploads unless overridden.")
     timeout: BuildTimeout = Field(default=1200, description="Cloud Build timeout, in seconds once loaded.")
     machine_type: MachineType = ""
+    source_retention_days: StrictInt = Field(
+        default=30,
+        ge=1,
+        # Object Lifecycle Management's age condition is a whole number of days
+        # (https://cloud.google.com/storage/docs/lifecycle#age); ten years bounds a typo.
+        le=3650,
+        description="Days the uploaded sources and build logs are kept in the source bucket before it deletes them.",
+    )
     allow_credential_files: tuple[str, ...] = Field(
         default=(), description="Relative paths allowed in the upload even though they look like credentials."
     )

@@ -53,6 +53,13 @@ def _polling(timeout_s: float) -> Any:
 class ResourceManagerAdapter:
     def __init__(self, clients: Clients) -> None:
         self._clients = clients
+        self._numbers: dict[str, str] = {}  # a project's number never changes: one read serves every caller
+
+    def project_number(self, project: str) -> str | None:
+        """The project's number ("415104041262"), or None when the caller may not see the project."""
+        if project not in self._numbers:
+            self.get_project(project)
+        return self._numbers.get(project)
 
     def get_project(self, project: str) -> Project | None:
         """The project, or None when it does not exist or the caller may not see it.
@@ -67,7 +74,9 @@ class ResourceManagerAdapter:
                 found = self._clients.resource_manager.get_project(name=f"projects/{project}")
             except (gexc.NotFound, gexc.Forbidden, gexc.PermissionDenied):
                 return None
-        return _project(found)
+        read = _project(found)
+        self._numbers[project] = read.number
+        return read
 
     def create_project(self, body: dict[str, Any], *, timeout_s: float = 300.0) -> Project:
         """``body`` is a REST ``Project`` (projectId, displayName, parent, labels); waits for the operation."""

@@ -71,25 +71,41 @@ class StorageAdapter:
             self._client = self._clients.storage(self._project)
         return self._client
 
-    def bucket_exists(self, bucket: str) -> bool:
+    def bucket_owner(self, bucket: str) -> str | None:
+        """The number of the project that owns the bucket (its ``projectNumber``), or None when none exists."""
         from google.api_core import exceptions as gexc
 
         with google_call(f"looking up bucket gs://{bucket}", project=self._project):
             try:
-                self.client.get_bucket(bucket)
-                return True
+                found = self.client.get_bucket(bucket)
             except gexc.NotFound:
-                return False
+                return None
             except gexc.Forbidden as exc:
                 # Bucket names are global: a 403 on our own project's bucket name means another project owns it.
                 raise DeployerError(
                     f"the bucket gs://{bucket} exists but belongs to another project",
                     "Cloud Build's source bucket name is taken; ask its owner, or use another project id",
                 ) from exc
+        return str(found.project_number)
 
-    def create_bucket(self, bucket: str, location: str) -> None:
-        with google_call(f"creating bucket gs://{bucket}", project=self._project):
-            self.client.create_bucket(bucket, project=self._project, location=location)
+    def create_bucket(self, body: dict[str, Any]) -> str:
+        """Create the bucket ``body`` describes (name, location, storageClass, iamConfiguration, lifecycle,
+        labels: the fields gcp/bodies/storage.py sets); returns the owner's project number."""
+        from google.cloud import storage  # type: ignore[attr-defined]
+
+        bucket = storage.Bucket(self.client, name=body["name"])
+        bucket.storage_class = body.get("storageClass", "STANDARD")
+        iam = body.get("iamConfiguration", {})
+        bucket.iam_configuration.uniform_bucket_level_access_enabled = bool(
+            iam.get("uniformBucketLevelAccess", {}).get("enabled")
+        )
+        if "publicAccessPrevention" in iam:
+            bucket.iam_configuration.public_access_prevention = iam["publicAccessPrevention"]
+        bucket.lifecycle_rules = body.get("lifecycle", {}).get("rule", [])
+        bucket.labels = body.get("labels", {})
+        with google_call(f"creating bucket gs://{body['name']}", project=self._project):
+            created = self.client.create_bucket(bucket, project=self._project, location=body["location"])
+        return str(created.project_number)
 
     def stat(self, bucket: str, name: str) -> StoredObject | None:
         with google_call(f"looking up gs://{bucket}/{name}", project=self._project):

@@ -20,7 +20,7 @@ from deployer.config import ResolvedConfig, ServiceConfig
 from deployer.errors import BadInput, DeployerError
 from deployer.gcp import GoogleCloud
 from deployer.gcp.bodies.artifactregistry import image_name, repository_body
-from deployer.gcp.bodies.build import BuildSpec, build_body, source_bucket_name
+from deployer.gcp.bodies.build import BuildSpec, build_body
 from deployer.gcp.cloudbuild import BuildState
 from deployer.gcp.storage import StorageAdapter
 from deployer.plan import Action, Plan, Result, Step
@@ -28,8 +28,8 @@ from deployer.reporter import Reporter
 from deployer.services.archive import ArchiveInfo, ArchiveStream, content_tag
 from deployer.services.bootstrap.accounts import bootstrap_accounts
 from deployer.services.context import ContextSummary, check_context, human_size, scan_context, select_context
+from deployer.services.source_bucket import SourceBucket, plan_source_bucket
 
-BUCKET_LOCATION = "US"  # where gcloud creates <project>_cloudbuild too
 LOG_POLL_INTERVAL_S = 1.0  # gcloud tails the log object once a second
 
 
@@ -49,6 +49,7 @@ class BuildInputs:
     allow_large_context: bool = False
     allowed_credential_files: tuple[str, ...] = ()
     service_account: str = ""  # the build's identity (bootstrap's build account); empty: Cloud Build's default
+    source_retention_days: int = 30  # the source bucket's lifecycle rule, for a bucket this build creates
 
 
 def inputs_from_config(
@@ -78,6 +79,7 @@ def inputs_from_config(
         max_context_bytes=(config.build.max_context_mb if max_context_mb is None else max_context_mb) * 1000 * 1000,
         allow_large_context=allow_large_context,
         allowed_credential_files=(*config.build.allow_credential_files, *allowed_credential_files),
+        source_retention_days=config.build.source_retention_days,
     )
 
 
@@ -251,30 +253,21 @@ class BuildPlanner:
         result.repository_exists = repository is not None
 
         storage = self._cloud.storage(inputs.project)
-        bucket = source_bucket_name(inputs.project)
+        source_bucket = plan_source_bucket(
+            self._cloud, inputs.project, inputs.region, inputs.source_retention_days, plan
+        )
+        bucket = source_bucket.name
         # Named by the content tag, so it is known before anything is compressed: the same files are uploaded once.
         object_name = f"source/{source.content_tag}.tgz"
         result.context["object"] = f"gs://{bucket}/{object_name}"
-        bucket_exists = storage.bucket_exists(bucket)
-        if bucket_exists:
-            plan.add(Step(Action.NOOP, f"gs://{bucket}", "source bucket exists"))
-        else:
-            plan.add(
-                Step(
-                    Action.CREATE,
-                    f"gs://{bucket}",
-                    "create Cloud Build's source bucket",
-                    {"method": "POST", "url": "/storage/v1/b", "body": {"name": bucket, "location": BUCKET_LOCATION}},
-                    apply=lambda: storage.create_bucket(bucket, BUCKET_LOCATION),
-                )
-            )
-        uploaded = storage.stat(bucket, object_name) if bucket_exists else None
+        uploaded = storage.stat(bucket, object_name) if source_bucket.exists else None
         generation: list[int] = [uploaded.generation] if uploaded else []
         if uploaded is not None:
             plan.add(Step(Action.NOOP, f"gs://{bucket}/{object_name}", "identical archive already uploaded"))
         else:
 
             def upload() -> None:
+                source_bucket.check_ours()
                 size = human_size(source.summary.total_bytes)
                 with (
                     self._reporter.activity(f"Packing and uploading {size} of context"),
@@ -342,7 +335,7 @@ class BuildPlanner:
                     "url": f"/v1/{parent}/builds",
                     "body": build_body(spec(generation[0] if generation else 0)),
                 },
-                apply=lambda: self._run_build(inputs, build_body(spec(generation[-1])), result),
+                apply=lambda: self._run_build(inputs, build_body(spec(generation[-1])), result, source_bucket),
             )
         )
         return result
@@ -351,7 +344,11 @@ class BuildPlanner:
         with self._reporter.activity(f"Creating repository {inputs.repository}"):
             self._cloud.artifact_registry.create_repository(inputs.project, inputs.region, inputs.repository, body)
 
-    def _run_build(self, inputs: BuildInputs, body: dict[str, Any], result: BuildResult) -> None:
+    def _run_build(
+        self, inputs: BuildInputs, body: dict[str, Any], result: BuildResult, source_bucket: SourceBucket
+    ) -> None:
+        # An archive already in the bucket is built from it: whose bucket it is matters as much as for an upload.
+        source_bucket.check_ours()
         adapter = self._cloud.cloud_build
         started = adapter.submit(inputs.project, inputs.region, body)
         result.build_id, result.log_url = started.id, started.log_url

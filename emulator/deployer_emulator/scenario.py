@@ -15,6 +15,7 @@ from typing import Any
 
 from deployer_emulator.common import policy_etag
 from deployer_emulator.core import Emulator
+from deployer_emulator.storage.store import ensure_bucket
 from deployer_emulator.world import (
     BILLING_ACCOUNT_ID_RE,
     BILLING_ACCOUNTS,
@@ -34,6 +35,9 @@ from deployer_emulator.world import (
     service_account_email,
     store_service_account,
 )
+
+# https://cloud.google.com/storage/docs/buckets#naming (names without dots).
+BUCKET_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$")
 
 
 class ScenarioError(ValueError):
@@ -56,8 +60,10 @@ _PROJECT_KEYS = {
     "default_services",
     "iam",
     "service_accounts",
+    "buckets",
 }
 _SERVICE_ACCOUNT_KEYS = {"id", "display_name", "description", "iam"}
+_BUCKET_KEYS = {"name", "location"}
 _SETTINGS = {"service_enable_delay_s": (int, float), "revision_start_timeout_s": (int, float)}
 
 
@@ -158,6 +164,16 @@ def validate_scenario(doc: Any, source: str = "scenario") -> dict[str, Any]:
                 "hyphen",
             )
             _iam(account_doc.get("iam", {}), source, f"{sa_where}.iam")
+        for bucket_where, bucket in _entries(project, "buckets", _BUCKET_KEYS, source, where):
+            # A bucket the project owns (its projectNumber), e.g. one squatting another project's guessable name.
+            _matching_id(
+                bucket.get("name"),
+                BUCKET_NAME_RE,
+                source,
+                bucket_where,
+                "3-63 lowercase letters, digits, '-' and '_', starting and ending with a letter or digit",
+            )
+            _typed(bucket.get("location", "US"), str, source, f"{bucket_where}.location")
     return doc
 
 
@@ -314,3 +330,5 @@ def seed(emulator: Emulator, scenario: dict[str, Any]) -> None:
             if account_doc.get("iam"):
                 with emulator.mutation():
                     emulator.state.table(SERVICE_ACCOUNT_POLICIES)[email] = _policy_from(account_doc["iam"])
+        for bucket in project.get("buckets", []):
+            ensure_bucket(emulator, bucket["name"], project_id, bucket.get("location", "US"))

@@ -65,7 +65,7 @@ def test_first_deploy_builds_pushes_and_creates_the_service(emulator: EmulatorHa
 
     mutating = posts(emulator.requests())
     assert mutating[0] == "POST /storage/v1/b"
-    assert mutating[1] == f"POST /upload/storage/v1/b/{project}_cloudbuild/o"
+    assert mutating[1] == f"POST /upload/storage/v1/b/{project}_{REGION}_cloudbuild/o"
     assert f"POST /v1/projects/{project}/locations/{REGION}/repositories" in mutating
     assert f"POST /v1/projects/{project}/locations/{REGION}/builds" in mutating
     assert f"POST /v2/projects/{project}/locations/{REGION}/services" in mutating
@@ -121,7 +121,7 @@ def test_code_change_rebuilds_and_reuses_bucket_and_repository(emulator: Emulato
     second = deploy_json(emulator, directory)
 
     mutating = posts(emulator.requests())
-    assert mutating[0] == f"POST /upload/storage/v1/b/{project}_cloudbuild/o"
+    assert mutating[0] == f"POST /upload/storage/v1/b/{project}_{REGION}_cloudbuild/o"
     assert f"POST /v1/projects/{project}/locations/{REGION}/builds" in mutating
     assert f"POST /v1/projects/{project}/locations/{REGION}/repositories" not in mutating
     assert "POST /storage/v1/b" not in mutating
@@ -232,7 +232,7 @@ def test_dockerignored_data_folder_is_not_uploaded(emulator: EmulatorHandle, tmp
     client = storage.Client(
         project=project, credentials=AnonymousCredentials(), client_options={"api_endpoint": emulator.url}
     )
-    uploads = list(client.list_blobs(f"{project}_cloudbuild", prefix="source/"))
+    uploads = list(client.list_blobs(f"{project}_{REGION}_cloudbuild", prefix="source/"))
     assert len(uploads) == 1
     assert uploads[0].size < 100_000  # the 100 MB folder stayed home
 

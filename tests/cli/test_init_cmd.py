@@ -114,7 +114,7 @@ def test_init_with_the_projects_requirements_then_deploy(emulator: EmulatorHandl
         project=project, credentials=AnonymousCredentials(), client_options={"api_endpoint": emulator.url}
     )
     bucket, _, archive = doc["build"]["context"]["object"].removeprefix("gs://").partition("/")
-    assert bucket == f"{project}_cloudbuild"
+    assert bucket == f"{project}_{REGION}_cloudbuild"
     data = client.bucket(bucket).blob(archive).download_as_bytes()
     import io
     import tarfile

@@ -13,8 +13,15 @@ def test_build_defaults() -> None:
         "max_context_mb": 500,
         "timeout": 1200,
         "machine_type": "",
+        "source_retention_days": 30,
         "allow_credential_files": [],
     }
+
+
+@pytest.mark.parametrize("given", [0, -1, 3651, "30", 2.5, True])
+def test_source_retention_is_a_whole_number_of_days_from_1_to_3650(given: object) -> None:
+    errors = _errors(BuildConfig, {"source_retention_days": given})
+    assert errors[0]["loc"] == ("source_retention_days",)
 
 
 @pytest.mark.parametrize("given", ["59s", "25h", "10", "ten minutes", "", "5d", 3.5, True])

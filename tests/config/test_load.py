@@ -72,7 +72,7 @@ def test_unknown_key_without_a_close_match_lists_known_keys(project: Path, gclou
     error = _bad_input(project, gcloud_dir)
     assert error.message == (
         "deployer.toml: unknown key build.zzz "
-        "(known keys here: max_context_mb, timeout, machine_type, allow_credential_files)"
+        "(known keys here: max_context_mb, timeout, machine_type, source_retention_days, allow_credential_files)"
     )
 
 
@@ -358,7 +358,13 @@ def test_describe(project: Path, gcloud_dir: Path) -> None:
         "project": {"value": "flag-proj", "source": "flag", "detail": "--project"},
         "region": {"value": "us-east1", "source": "gcloud", "detail": "gcloud configuration 'default'"},
         "repository": {"value": "deployer", "source": "default", "detail": "built-in default"},
-        "build": {"max_context_mb": 500, "timeout": 1200, "machine_type": "", "allow_credential_files": []},
+        "build": {
+            "max_context_mb": 500,
+            "timeout": 1200,
+            "machine_type": "",
+            "source_retention_days": 30,
+            "allow_credential_files": [],
+        },
         "services": {
             "api": {
                 "dockerfile": "Dockerfile",

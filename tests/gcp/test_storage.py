@@ -35,7 +35,7 @@ def _store(emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> tuple[S
     project = f"st-{uuid.uuid4().hex[:10]}"
     store = GoogleCloud().storage(project)
     bucket = f"{project}_cloudbuild"
-    store.create_bucket(bucket, "US")
+    store.create_bucket({"name": bucket, "location": "US"})
     return store, project, bucket
 
 

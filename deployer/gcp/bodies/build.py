@@ -14,11 +14,6 @@ from typing import Any
 from deployer.shipped import shipped
 
 
-def source_bucket_name(project: str) -> str:
-    """Cloud Build's source bucket, named as gcloud names it: ':' and '.' become '_', 'google' becomes 'elgoog'."""
-    return project.replace(":", "_").replace(".", "_").replace("google", "elgoog") + "_cloudbuild"
-
-
 @dataclass(frozen=True)
 class BuildSpec:
     """What to build: the uploaded source, the Dockerfile inside it, and the tags to push."""

@@ -30,7 +30,6 @@ from deployer.gcp.bodies.build import (
     build_body,
     cloudbuild_config_text,
     fill_substitutions,
-    source_bucket_name,
 )
 from deployer_emulator.testing import EmulatorHandle
 
@@ -89,11 +88,6 @@ def _wait(client: cloudbuild_v1.CloudBuildClient, name: str) -> cloudbuild_v1.Bu
 
 
 # --- pure ----------------------------------------------------------------------------------------------------------
-
-
-def test_source_bucket_is_named_as_gcloud_names_it() -> None:
-    assert source_bucket_name("my-proj") == "my-proj_cloudbuild"
-    assert source_bucket_name("example.com:my-google-proj") == "example_com_my-elgoog-proj_cloudbuild"
 
 
 def test_build_body_builds_the_dockerfile_with_every_tag_and_registry_cache() -> None:
@@ -281,7 +275,7 @@ def test_deployer_body_with_a_service_account_writes_a_log_deployer_finds(
     _repository(emulator, project)
     bucket = f"{project}_cloudbuild"
     store = cloud.storage(project)
-    store.create_bucket(bucket, "US")
+    store.create_bucket({"name": bucket, "location": "US"})
     archive = tmp_path / "context.tgz"
     subprocess.run(["tar", "-czf", str(archive), "-C", str(REPO_ROOT / "deployer" / "sample_app"), "."], check=True)
     stored = store.upload(bucket, "source/context.tgz", archive)
