@@ -72,6 +72,30 @@ class ArtifactRegistryAdapter:
         version: str = found.version
         return version.rsplit("/", 1)[-1] if version else None
 
+    def set_tag(self, project: str, location: str, repository: str, package: str, tag: str, digest: str) -> bool:
+        """Point ``tag`` at the version ``digest`` (CreateTag, or UpdateTag of ``version`` when the tag is on another
+        version); False, sending nothing, when it already points there."""
+        from google.cloud import artifactregistry_v1
+        from google.protobuf import field_mask_pb2
+
+        current = self.tag_digest(project, location, repository, package, tag)
+        if current == digest:
+            return False
+        package_name = f"projects/{project}/locations/{location}/repositories/{repository}/packages/" + quote(
+            package, safe=""
+        )
+        version = f"{package_name}/versions/{digest}"
+        client = self._clients.artifact_registry
+        with google_call(f"tagging image {package}@{digest} {tag}", project=project):
+            if current is None:
+                client.create_tag(parent=package_name, tag_id=tag, tag=artifactregistry_v1.Tag(version=version))
+            else:
+                client.update_tag(
+                    tag=artifactregistry_v1.Tag(name=f"{package_name}/tags/{tag}", version=version),
+                    update_mask=field_mask_pb2.FieldMask(paths=["version"]),
+                )
+        return True
+
     def cleanup_policies(self, project: str, location: str, repository: str) -> dict[str, Any] | None:
         """The repository's ``cleanupPolicies`` as REST JSON (by policy id), or None when it does not exist."""
         from google.protobuf import json_format

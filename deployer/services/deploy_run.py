@@ -32,6 +32,7 @@ from deployer.gcp.run import RevisionFailure, RunService
 from deployer.plan import Action, Result, Step
 from deployer.reporter import Reporter
 from deployer.services.build import BuildInputs, BuildResult, PreparedSource, digest_of, planned_image
+from deployer.services.deployed import tag_deployed
 
 REVISION_TIMEOUT_S = 900.0
 
@@ -256,6 +257,7 @@ class RunDeployer:
             raise _explain_revision_failure(result, config, failure) from None
         result.url = service.uri
         result.revision = service.latest_ready_revision
+        tag_deployed(self._cloud, self._reporter, self._desired_image(result, image), "run", result.service)
         self._reporter.info(f"Revision {result.revision} is serving 100% of traffic")
 
     def _plan_preview(

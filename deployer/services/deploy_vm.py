@@ -50,6 +50,7 @@ from deployer.services.build import (
     inputs_from_config,
     planned_image,
 )
+from deployer.services.deployed import tag_deployed
 from deployer.services.vm_preflight import (
     STOPPED_STATES,
     Preflight,
@@ -321,6 +322,7 @@ class VmDeployer:
                 self._reporter.warn(f"zone {zone} had no capacity; trying {remaining[0]}")
                 continue
             self._landed(result, created)
+            tag_deployed(self._cloud, self._reporter, self._image_reference(result, image), "vm", result.name)
             if zone != candidates[0]:
                 self._reporter.info(f"VM {result.name} landed in {zone}")
             return
@@ -363,6 +365,7 @@ class VmDeployer:
                 compute.reset(result.project, result.zone, result.name)
         refreshed = compute.get_instance(result.project, result.zone, result.name)
         self._landed(result, refreshed or current)
+        tag_deployed(self._cloud, self._reporter, self._image_reference(result, image), "vm", result.name)
 
     def _start(self, result: VmDeployResult) -> None:
         compute = self._cloud.compute

@@ -43,6 +43,7 @@ from urllib.parse import quote, unquote
 from google.cloud import artifactregistry_v1
 
 from deployer_emulator import protos
+from deployer_emulator.artifactregistry_cleanup import check_cleanup_policies, register_cleanup
 from deployer_emulator.common import copy_doc, now_rfc3339
 from deployer_emulator.core import Emulator, OperationHandle, Request, paginate
 from deployer_emulator.errors import ApiError, already_exists, invalid_argument, not_found
@@ -443,6 +444,7 @@ def register(emulator: Emulator) -> None:
             raise invalid_argument(f"Invalid location: {location}", field="parent")
         if body.get("mode") == "MODE_UNSPECIFIED":
             del body["mode"]
+        check_cleanup_policies(body.get("cleanupPolicies") or {})
         name = _repository_name(project, location, repository_id)
         emulator.authorize(req, "artifactregistry.repositories.create", f"projects/{project}/locations/{location}")
         with emulator.mutation():
@@ -485,6 +487,8 @@ def register(emulator: Emulator) -> None:
         for field in fields:
             if field not in _REPOSITORY_MUTABLE:
                 raise invalid_argument(f"Invalid update_mask path: {field!r} cannot be updated", field="update_mask")
+        if "cleanupPolicies" in fields:
+            check_cleanup_policies(update.get("cleanupPolicies") or {})
         name = _repository_name(project, location, repository)
         emulator.authorize(req, "artifactregistry.repositories.update", name)
         with emulator.mutation():
@@ -647,6 +651,53 @@ def register(emulator: Emulator) -> None:
             if candidate["name"] == name:
                 return candidate
         raise not_found(f'Requested entity was not found. Tag "{name}" not found.')
+
+    def _set_tag(req: Request, package_name: str, tag_id: str, version: str, permission: str) -> dict[str, Any]:
+        """Point ``tag_id`` of the package at ``version`` (a Version name), moving it off any other version."""
+        name = f"{package_name}/tags/{tag_id}"
+        emulator.authorize(req, permission, name)
+        digest = version.rsplit("/versions/", 1)[-1]
+        prefix = package_name.replace("/packages/", "/dockerImages/", 1) + "@"
+        with emulator.mutation():
+            images = {n: d for n, d in emulator.state.table(IMAGES).items() if n.startswith(prefix)}
+            target = images.get(prefix + digest)
+            if target is None or not version.startswith(f"{package_name}/versions/"):
+                raise invalid_argument(f"Tag version {version!r} is not a version of {package_name}", field="tag")
+            for other in images.values():
+                if tag_id in other.get("tags", []):
+                    other["tags"] = [t for t in other["tags"] if t != tag_id]
+            target["tags"] = [*target.get("tags", []), tag_id]
+            target["updateTime"] = now_rfc3339()
+        return {"name": name, "version": f"{package_name}/versions/{digest}"}
+
+    @router.route("POST", repo_base + "/packages/{package}/tags")
+    def create_tag(req: Request, project: str, location: str, repository: str, package: str) -> dict[str, Any]:
+        # CreateTag: the body is the Tag, its id the tagId parameter (artifactregistry_v1 CreateTagRequest).
+        repo = _get_repo(project, location, repository)
+        tag = protos.to_json(protos.parse(artifactregistry_v1.Tag, req.body, field="tag"))
+        tag_id = req.param("tagId") or req.param("tag_id") or ""
+        if not re.fullmatch(r"[\w][\w.-]{0,127}", tag_id):
+            raise invalid_argument(f"Invalid tag id {tag_id!r}", field="tag_id")
+        package_name = f"{repo['name']}/packages/{_escape(package)}"
+        if any(
+            tag_id in i.get("tags", [])
+            for i in _images_of(emulator, repo["name"])
+            if i["name"].startswith(package_name.replace("/packages/", "/dockerImages/", 1) + "@")
+        ):
+            raise already_exists(f"Tag {tag_id} already exists")
+        return _set_tag(req, package_name, tag_id, str(tag.get("version", "")), "artifactregistry.tags.create")
+
+    @router.route("PATCH", repo_base + "/packages/{package}/tags/{tag}")
+    def update_tag(
+        req: Request, project: str, location: str, repository: str, package: str, tag: str
+    ) -> dict[str, Any]:
+        # UpdateTag moves a tag (update_mask "version"; artifactregistry_v1 UpdateTagRequest).
+        repo = _get_repo(project, location, repository)
+        body = protos.to_json(protos.parse(artifactregistry_v1.Tag, req.body, field="tag"))
+        package_name = f"{repo['name']}/packages/{_escape(package)}"
+        return _set_tag(req, package_name, tag, str(body.get("version", "")), "artifactregistry.tags.update")
+
+    register_cleanup(emulator)
 
     # -- operations (shared path with Cloud Build's regional operations: both read the one operations table) --
     @router.route("GET", base + "/operations/{operation}")

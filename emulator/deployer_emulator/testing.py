@@ -132,6 +132,14 @@ class EmulatorHandle:
     def settings(self, **values: Any) -> None:
         requests.patch(f"{self.url}/_emulator/settings", json=values, timeout=10).raise_for_status()
 
+    def run_cleanup(self, repository: str, days_later: float = 0) -> list[str]:
+        """Run the Artifact Registry repository's cleanup policies now, as if ``days_later`` days had passed; the
+        DockerImage names they deleted."""
+        body: dict[str, Any] = {"repository": repository, "days_later": days_later}
+        response = requests.post(f"{self.url}/_emulator/artifactregistry/cleanup", json=body, timeout=30)
+        response.raise_for_status()
+        return list(response.json()["deleted"])
+
     def state(self) -> dict[str, Any]:
         """Every resource the emulator holds, by table."""
         response = requests.get(f"{self.url}/_emulator/state", timeout=10)

@@ -148,6 +148,8 @@ def test_bootstrap_creates_everything_a_new_project_needs_and_a_second_run_chang
     repo = registry.get_repository(name=f"projects/{project}/locations/{REGION}/repositories/deployer")
     assert repo.cleanup_policies["deployer-keep-recent"].most_recent_versions.keep_count == 10
     assert repo.cleanup_policies["deployer-delete-untagged"].condition.older_than.total_seconds() == 7 * 86400
+    # What a deploy runs is tagged deployed-… (services/deployed.py): kept however old it is.
+    assert list(repo.cleanup_policies["deployer-keep-deployed"].condition.tag_prefixes) == ["deployed-"]
 
     build = f"serviceAccount:deployer-build@{project}.iam.gserviceaccount.com"
     runtime = f"serviceAccount:deployer-runtime@{project}.iam.gserviceaccount.com"
@@ -240,6 +242,7 @@ def test_a_repository_made_elsewhere_gets_the_cleanup_policies_and_keeps_its_own
         "deployer-keep-recent",
         "deployer-delete-untagged",
         "deployer-delete-old-builds",
+        "deployer-keep-deployed",
     }
     assert repo.cleanup_policies["deployer-keep-recent"].most_recent_versions.keep_count == 5
 

@@ -427,7 +427,9 @@ def test_deploying_a_given_image_updates_the_vm_without_any_build(emulator: Emul
     paths = [r["path"] for r in emulator.requests()]
     assert not [p for p in paths if "/builds" in p or "/upload/" in p]
     vm_path = f"/compute/v1/projects/{project}/zones/europe-west4-a/instances/trainer"
-    assert mutations(emulator) == [f"POST {vm_path}/setMetadata", f"POST {vm_path}/reset"]
+    # Then the deployed-… tag is moved to the given image (services/deployed.py); this one is not in the registry.
+    assert mutations(emulator)[:2] == [f"POST {vm_path}/setMetadata", f"POST {vm_path}/reset"]
+    assert [m.rsplit("/", 1)[-1] for m in mutations(emulator)[2:]] == ["deployed-vm-trainer"]
     vm = instances(emulator).get(project=project, zone="europe-west4-a", instance="trainer")
     assert other in user_data(vm)
 

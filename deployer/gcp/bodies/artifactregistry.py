@@ -9,6 +9,9 @@ from deployer.gcp.bodies.labels import managed_by_label
 KEEP_POLICY_ID = "deployer-keep-recent"
 DELETE_POLICY_ID = "deployer-delete-untagged"
 DELETE_BUILDS_POLICY_ID = "deployer-delete-old-builds"
+KEEP_DEPLOYED_POLICY_ID = "deployer-keep-deployed"
+# The tag a deploy puts on the image it deployed (services/deployed.py): one per target, moved by each deploy.
+DEPLOYED_TAG_PREFIX = "deployed-"
 # The tags deployer's builds push besides `latest`: one per source and one per clean commit.
 BUILD_TAG_PREFIXES = ("src-", "git-")
 
@@ -32,15 +35,26 @@ def repository_body(
     return body
 
 
+def deployed_tag(kind: str, name: str) -> str:
+    """``deployed-run-api``: the tag on the image a target runs; a Docker tag is at most 128 characters."""
+    return f"{DEPLOYED_TAG_PREFIX}{kind}-{name}"[:128]
+
+
 def cleanup_policies(keep_versions: int, untagged_older_than_s: int) -> dict[str, Any]:
     """Artifact Registry cleanup policies, by id: the most recent N versions of each image are kept; untagged images
     older than the age are deleted, and so are the images deployer's builds tagged (``src-…``, ``git-…``) once
     older than the age: every build tags its image, so without that the repository would only grow.
     (https://cloud.google.com/artifact-registry/docs/repositories/cleanup-policy: a KEEP policy wins over a DELETE
-    one, so the newest N and whatever `latest` points at among them stay.)"""
+    one, so the newest N and whatever `latest` points at among them stay.) Whatever a Cloud Run service, a job or a
+    VM runs carries a ``deployed-…`` tag, and a KEEP policy on that prefix keeps it however old it is."""
     older_than = f"{untagged_older_than_s}s"
     return {
         KEEP_POLICY_ID: {"id": KEEP_POLICY_ID, "action": "KEEP", "mostRecentVersions": {"keepCount": keep_versions}},
+        KEEP_DEPLOYED_POLICY_ID: {
+            "id": KEEP_DEPLOYED_POLICY_ID,
+            "action": "KEEP",
+            "condition": {"tagState": "TAGGED", "tagPrefixes": [DEPLOYED_TAG_PREFIX]},
+        },
         DELETE_POLICY_ID: {
             "id": DELETE_POLICY_ID,
             "action": "DELETE",
