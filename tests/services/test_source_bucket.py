@@ -123,3 +123,29 @@ def test_a_bad_source_retention_exits_2_and_sends_nothing(emulator: EmulatorHand
     assert result.exit_code == 2, result.stderr
     assert "source_retention_days" in result.stderr
     assert emulator.requests() == []
+
+
+@pytest.mark.gcp
+def test_live_the_source_bucket_is_ours_regional_and_private(tmp_path: Path) -> None:
+    """Against a real project (DEPLOYER_LIVE_PROJECT, DEPLOYER_LIVE_REGION): the bucket step is applied and read."""
+    import os
+
+    project, region = os.environ.get("DEPLOYER_LIVE_PROJECT"), os.environ.get("DEPLOYER_LIVE_REGION", "europe-west4")
+    if not project:
+        pytest.skip("set DEPLOYER_LIVE_PROJECT to a project you own")
+    cloud = GoogleCloud(Target(emulator_url=None))
+    inputs = BuildInputs(
+        name="api",
+        project=project,
+        region=region,
+        repository="deployer",
+        context_dir=tmp_path / "app",
+        dockerfile=tmp_path / "app" / "Dockerfile",
+    )
+    make_project(tmp_path / "app", project=project)
+    with planned_build(cloud, SilentReporter(), inputs) as run:
+        run.plan.steps[0].apply()
+    bucket = cloud.storage(project).client.get_bucket(f"{project}_{region}_cloudbuild")
+    assert bucket.location == region.upper()
+    assert bucket.iam_configuration.public_access_prevention == "enforced"
+    assert str(bucket.project_number) == cloud.resource_manager.project_number(project)
