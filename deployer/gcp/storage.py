@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -10,6 +9,7 @@ from typing import Any, Protocol
 from deployer.errors import DeployerError
 from deployer.gcp.clients import Clients
 from deployer.gcp.errors import google_call
+from deployer.streams import ForwardOnly
 
 # The client library sends an upload of at most 8 MiB in one multipart request (google.cloud.storage.blob's
 # _MAX_MULTIPART_SIZE) and a larger one as a resumable session. Chunks of a session must be multiples of 256 KiB
@@ -23,8 +23,10 @@ class Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
 
-class _Prefixed:
+class _Prefixed(ForwardOnly):
     """``first`` then the rest of ``rest``, with the ``tell`` and forward-only ``seek`` a resumable upload calls."""
+
+    _why_no_seek = "the upload is produced as it is sent: it cannot seek back"
 
     def __init__(self, first: bytes, rest: Readable) -> None:
         self._first, self._rest, self._position = first, rest, 0
@@ -40,15 +42,6 @@ class _Prefixed:
                 data += self._rest.read(size - len(data))
         self._position += len(data)
         return data
-
-    def tell(self) -> int:
-        return self._position
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        target = offset if whence == os.SEEK_SET else self._position + offset if whence == os.SEEK_CUR else -1
-        if target != self._position:
-            raise OSError("the upload is produced as it is sent: it cannot seek back")
-        return self._position
 
 
 @dataclass(frozen=True)

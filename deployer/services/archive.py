@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Protocol
 
 from deployer.errors import BadInput
+from deployer.streams import ForwardOnly
 
 
 def _zlib_compress(data: bytes, level: int, wbits: int) -> bytes:
@@ -225,12 +226,14 @@ def compression_threads() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-class ArchiveStream:
+class ArchiveStream(ForwardOnly):
     """A file-like object whose ``read`` returns the next bytes of the tar.gz, produced as they are asked for.
 
     It can be read once, from the start (``seek`` only to where it is: the resumable upload asks, and never goes
     back, because it keeps each chunk it sends until the server has it). ``info()`` is complete once read to the end.
     """
+
+    _why_no_seek = "the archive is produced as it is read: it cannot seek"
 
     def __init__(
         self, context_dir: Path, files: Sequence[ArchiveFile], *, threads: int | None = None, window: int = 0
@@ -274,15 +277,6 @@ class ArchiveStream:
         del self._buffer[:wanted]
         self._position += len(data)
         return data
-
-    def tell(self) -> int:
-        return self._position
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        target = offset if whence == os.SEEK_SET else self._position + offset if whence == os.SEEK_CUR else -1
-        if target != self._position:
-            raise OSError("the archive is produced as it is read: it cannot seek")
-        return self._position
 
     def seekable(self) -> bool:
         return False

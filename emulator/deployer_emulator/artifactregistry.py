@@ -34,7 +34,9 @@ their Version carries the annotation ``emulator.deployer.dev/placeholder``.
 
 from __future__ import annotations
 
+import json
 import re
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +45,7 @@ from urllib.parse import quote, unquote
 from google.cloud import artifactregistry_v1
 
 from deployer_emulator import protos
-from deployer_emulator.artifactregistry_cleanup import check_cleanup_policies, register_cleanup
+from deployer_emulator.artifactregistry_cleanup import check_cleanup_policies, doomed_images
 from deployer_emulator.common import copy_doc, now_rfc3339
 from deployer_emulator.core import Emulator, OperationHandle, Request, paginate
 from deployer_emulator.errors import ApiError, already_exists, invalid_argument, not_found
@@ -697,12 +699,34 @@ def register(emulator: Emulator) -> None:
         package_name = f"{repo['name']}/packages/{_escape(package)}"
         return _set_tag(req, package_name, tag, str(body.get("version", "")), "artifactregistry.tags.update")
 
-    register_cleanup(emulator)
+    @router.route("POST", "/_emulator/artifactregistry/cleanup")
+    def cleanup(req: Request) -> dict[str, Any]:
+        doc = json.loads(req.body or b"{}")
+        now = time.time() + float(doc.get("days_later", 0)) * 86400
+        return {"deleted": run_cleanup(emulator, str(doc.get("repository", "")), now)}
 
     # -- operations (shared path with Cloud Build's regional operations: both read the one operations table) --
     @router.route("GET", base + "/operations/{operation}")
     def get_operation(req: Request, project: str, location: str, operation: str) -> dict[str, Any]:
         return emulator.get_operation(f"projects/{project}/locations/{location}/operations/{operation}")
+
+
+def run_cleanup(emulator: Emulator, repository: str, now: float) -> list[str]:
+    """Apply the repository's cleanup policies at ``now`` (seconds since the epoch), unless they are a dry run
+    (``cleanupPolicyDryRun``); the names of the DockerImages deleted."""
+    with emulator.mutation():
+        repo = emulator.state.table(REPOSITORIES).get(repository)
+        if repo is None:
+            raise not_found(f'Requested entity was not found. Repository "{repository}" not found.')
+        images = emulator.state.table(IMAGES)
+        if repo.get("cleanupPolicyDryRun"):
+            return []
+        mine = [doc for name, doc in images.items() if name.startswith(f"{repository}/dockerImages/")]
+        doomed = doomed_images(repo.get("cleanupPolicies") or {}, mine, now)
+        for name in doomed:
+            del images[name]
+            emulator.state.table(LOCAL).pop(name, None)
+        return doomed
 
 
 def _escape_image_id(image_id: str) -> str:

@@ -9,20 +9,18 @@ is a map from policy id to ``CleanupPolicy`` {``id``, ``action`` (DELETE or KEEP
 at most 10 policies per repository; a version that matches both a delete and a keep policy is kept; "keep most
 recent versions" is a keep policy and cannot be combined with conditions in one policy.
 
-Google runs the policies in a background job about once a day. Here ``run_cleanup`` (and the admin endpoint
-``POST /_emulator/artifactregistry/cleanup`` with ``{"repository": NAME, "days_later": N}``) runs them at once,
-as if N days had passed, and answers the DockerImage names it deleted.
+Google runs the policies in a background job about once a day. Here ``doomed_images`` says what they delete at a
+given time; artifactregistry.py's ``run_cleanup`` (and the admin endpoint ``POST /_emulator/artifactregistry/cleanup``
+with ``{"repository": NAME, "days_later": N}``) deletes it at once, as if N days had passed.
 """
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
-from deployer_emulator.core import Emulator, Request
-from deployer_emulator.errors import invalid_argument, not_found
+from deployer_emulator.errors import invalid_argument
 
 MAX_POLICIES = 10  # "You can apply a maximum of 10 cleanup policies to a repository."
 _ACTIONS = ("DELETE", "KEEP")
@@ -128,32 +126,3 @@ def doomed_images(policies: dict[str, Any], images: list[dict[str, Any]], now: f
         matched = {i["name"] for i in images if _matches(policy["condition"], i, now - _uploaded(i))}
         (kept if policy["action"] == "KEEP" else doomed).update(matched)
     return sorted(doomed - kept)
-
-
-def run_cleanup(emulator: Emulator, repository: str, now: float) -> list[str]:
-    """Apply the repository's cleanup policies at ``now`` (seconds since the epoch); the deleted image names."""
-    from deployer_emulator import artifactregistry as registry
-
-    with emulator.mutation():
-        repo = emulator.state.table(registry.REPOSITORIES).get(repository)
-        if repo is None:
-            raise not_found(f'Requested entity was not found. Repository "{repository}" not found.')
-        images = emulator.state.table(registry.IMAGES)
-        mine = [doc for name, doc in images.items() if name.startswith(f"{repository}/dockerImages/")]
-        if repo.get("cleanupPolicyDryRun"):
-            return []
-        doomed = doomed_images(repo.get("cleanupPolicies") or {}, mine, now)
-        for name in doomed:
-            del images[name]
-            emulator.state.table(registry.LOCAL).pop(name, None)
-        return doomed
-
-
-def register_cleanup(emulator: Emulator) -> None:
-    @emulator.router.route("POST", "/_emulator/artifactregistry/cleanup")
-    def cleanup(req: Request) -> dict[str, Any]:
-        import json
-
-        doc = json.loads(req.body or b"{}")
-        now = time.time() + float(doc.get("days_later", 0)) * 86400
-        return {"deleted": run_cleanup(emulator, str(doc.get("repository", "")), now)}
