@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deployer_emulator.core import Emulator, Request, Response
+from deployer_emulator.core import Emulator, Handler, Request, Response
 from deployer_emulator.storage import base
 from deployer_emulator.storage.store import _new_bucket_doc, _project_number
 
@@ -110,11 +110,15 @@ def register_buckets(emulator: Emulator) -> None:
             del buckets[bucket]
         return Response.empty(204)
 
-    router.add("POST", "/storage/v1/b", insert_bucket)
-    router.add("GET", "/storage/v1/b", list_buckets)
-    router.add("GET", "/storage/v1/b/{bucket}", get_bucket)
-    router.add("PATCH", "/storage/v1/b/{bucket}", patch_bucket)
-    router.add("DELETE", "/storage/v1/b/{bucket}", delete_bucket)
+    routes: dict[tuple[str, str], Handler] = {
+        ("POST", "/storage/v1/b"): insert_bucket,
+        ("GET", "/storage/v1/b"): list_buckets,
+        ("GET", "/storage/v1/b/{bucket}"): get_bucket,
+        ("PATCH", "/storage/v1/b/{bucket}"): patch_bucket,
+        ("DELETE", "/storage/v1/b/{bucket}"): delete_bucket,
+    }
+    for (method, template), handler in routes.items():
+        router.add(method, template, handler)
 
 
 def _validate_bucket_name(name: str) -> None:

@@ -8,7 +8,7 @@ from typing import BinaryIO
 
 from deployer_emulator.core import Emulator, Request, Response
 from deployer_emulator.storage import base
-from deployer_emulator.storage.store import _check_preconditions, _preconditions
+from deployer_emulator.storage.store import readable_object
 
 
 # -- multipart/related ---------------------------------------------------------------------------------------------
@@ -59,20 +59,11 @@ def _parse_multipart(content_type: str, body: bytes) -> list[tuple[dict[str, str
 
 # -- ranged reads --------------------------------------------------------------------------------------------------
 def _media_response(emulator: Emulator, req: Request, bucket: str, name: str) -> Response:
-    generation = base.int_param(req, "generation")
-    preconditions = _preconditions(req)
     path = base.object_file(emulator, bucket, name)
     with emulator.state.lock:
-        base.require_bucket(emulator, bucket)
-        stored = emulator.state.table(base.OBJECTS).get(base.object_key(bucket, name))
-        if stored is None or (generation is not None and int(stored["generation"]) != generation):
-            raise base.object_not_found(bucket, name)
-        try:
-            _check_preconditions(stored, preconditions, read=True)
-        except base.StorageError as exc:
-            if exc.http_status == 304:
-                return Response(304, b"", {})
-            raise
+        stored = readable_object(emulator, req, bucket, name)
+        if stored is None:
+            return Response(304, b"", {})
         doc = dict(stored)
         # Opened under the lock with the snapshot: a replacement (os.replace) cannot swap the bytes under us, and an
         # append only adds bytes past the snapshot's size, which are not read.

@@ -7,7 +7,7 @@ from typing import Any
 from deployer_emulator.core import Emulator, Request, Response
 from deployer_emulator.storage import base
 from deployer_emulator.storage.media import _media_response
-from deployer_emulator.storage.store import _check_preconditions, _object_metadata, _preconditions
+from deployer_emulator.storage.store import _check_preconditions, _object_metadata, _preconditions, readable_object
 
 
 def register_objects(emulator: Emulator) -> None:
@@ -76,19 +76,9 @@ def register_objects(emulator: Emulator) -> None:
         emulator.authorize(req, "storage.objects.get", f"projects/_/buckets/{bucket}/objects/{object}")
         if req.param("alt") == "media":
             return _media_response(emulator, req, bucket, object)
-        generation = base.int_param(req, "generation")
         with emulator.state.lock:
-            base.require_bucket(emulator, bucket)
-            doc = emulator.state.table(base.OBJECTS).get(base.object_key(bucket, object))
-            if doc is None or (generation is not None and int(doc["generation"]) != generation):
-                raise base.object_not_found(bucket, object)
-            try:
-                _check_preconditions(doc, _preconditions(req), read=True)
-            except base.StorageError as exc:
-                if exc.http_status == 304:
-                    return Response(304, b"", {})
-                raise
-            return base.present_object(emulator, doc)
+            doc = readable_object(emulator, req, bucket, object)
+            return Response(304, b"", {}) if doc is None else base.present_object(emulator, doc)
 
     def download(req: Request, bucket: str, object: str) -> Response:
         emulator.authorize(req, "storage.objects.get", f"projects/_/buckets/{bucket}/objects/{object}")
@@ -141,7 +131,6 @@ def register_objects(emulator: Emulator) -> None:
             base.object_file(emulator, bucket, object).unlink(missing_ok=True)
         return Response.empty(204)
 
-    router.add("GET", "/download/storage/v1/b/{bucket}/o/{object=**}", download)
     router.add("GET", "/download/storage/v1/b/{bucket}/o/{object=**}", download)
     router.add("GET", "/storage/v1/b/{bucket}/o", list_objects)
     router.add("GET", "/storage/v1/b/{bucket}/o/{object=**}", get_object_route)

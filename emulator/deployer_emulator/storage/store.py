@@ -205,6 +205,23 @@ def _check_preconditions(doc: dict[str, Any] | None, preconditions: dict[str, in
         raise base.precondition_failed()
 
 
+def readable_object(emulator: Emulator, req: Request, bucket: str, name: str) -> dict[str, Any] | None:
+    """The stored document a read of the object answers from, with ``?generation=`` and the read preconditions
+    checked; None when they say 304 Not Modified. The caller holds the state lock."""
+    generation = base.int_param(req, "generation")
+    base.require_bucket(emulator, bucket)
+    stored: dict[str, Any] | None = emulator.state.table(base.OBJECTS).get(base.object_key(bucket, name))
+    if stored is None or (generation is not None and int(stored["generation"]) != generation):
+        raise base.object_not_found(bucket, name)
+    try:
+        _check_preconditions(stored, _preconditions(req), read=True)
+    except base.StorageError as exc:
+        if exc.http_status == 304:
+            return None
+        raise
+    return stored
+
+
 def _preconditions(req: Request) -> dict[str, int | None]:
     names = ("ifGenerationMatch", "ifGenerationNotMatch", "ifMetagenerationMatch", "ifMetagenerationNotMatch")
     return {name: base.int_param(req, name) for name in names}
