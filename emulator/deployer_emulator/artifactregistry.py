@@ -62,23 +62,6 @@ PLACEHOLDER_ARTIFACT_TYPE = "application/vnd.deployer_emulator.placeholder"
 PLACEHOLDER_ANNOTATION = "emulator.deployer.dev/placeholder"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 
-# https://cloud.google.com/artifact-registry/docs/repositories/create-repos: repository ids.
-_REPOSITORY_ID_RE = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
-
-# Where each format is served (registryUri), https://cloud.google.com/artifact-registry/docs/repositories.
-_FORMAT_HOST = {
-    "DOCKER": "docker",
-    "MAVEN": "maven",
-    "NPM": "npm",
-    "PYTHON": "python",
-    "APT": "apt",
-    "YUM": "yum",
-    "GO": "go",
-    "KFP": "kfp",
-    "GENERIC": "generic",
-    "RUBY": "ruby",
-}
-
 # Repository fields the API computes; a client may send them back (e.g. after a get) and they are ignored.
 _REPOSITORY_OUTPUT_ONLY = (
     "name",
@@ -101,6 +84,9 @@ _REPOSITORY_MUTABLE = (
     "remoteRepositoryConfig",
     "disallowUnspecifiedMode",
 )
+
+# https://cloud.google.com/artifact-registry/docs/repositories/create-repos: repository ids.
+_REPOSITORY_ID_RE = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
 
 # Artifact Registry's locations (https://cloud.google.com/artifact-registry/docs/repositories/repo-locations).
 LOCATIONS = (
@@ -188,29 +174,15 @@ class ImageRef:
 
 
 def parse_image_ref(ref: str) -> ImageRef | None:
+    """An Artifact Registry reference, or a gcr.io one (served from the repository named after its host)."""
     match = _AR_REF_RE.match(ref)
     if match:
-        return ImageRef(
-            location=match["location"],
-            project=match["project"],
-            repository=match["repository"],
-            image=match["image"],
-            tag=match["tag"],
-            digest=match["digest"],
-            host=f"{match['location']}-docker.pkg.dev",
-        )
-    match = _GCR_REF_RE.match(ref)
-    if match:
-        return ImageRef(
-            location=_GCR_HOSTS[match["host"]],
-            project=match["project"],
-            repository=match["host"],
-            image=match["image"],
-            tag=match["tag"],
-            digest=match["digest"],
-            host=match["host"],
-        )
-    return None
+        location, repository, host = match["location"], match["repository"], f"{match['location']}-docker.pkg.dev"
+    elif match := _GCR_REF_RE.match(ref):
+        location, repository, host = _GCR_HOSTS[match["host"]], match["host"], match["host"]
+    else:
+        return None
+    return ImageRef(location, match["project"], repository, match["image"], match["tag"], match["digest"], host)
 
 
 def _escape(package: str) -> str:
@@ -235,7 +207,9 @@ def _new_repository_doc(
     doc: dict[str, Any] = {k: v for k, v in body.items() if k not in _REPOSITORY_OUTPUT_ONLY}
     doc.update(name=name, createTime=now, updateTime=now)
     doc.setdefault("mode", "STANDARD_REPOSITORY")
-    host = _FORMAT_HOST.get(doc.get("format", ""), str(doc.get("format", "")).lower())
+    # Each format is served from LOCATION-FORMAT.pkg.dev, the format in lowercase (registryUri,
+    # https://cloud.google.com/artifact-registry/docs/repositories).
+    host = str(doc.get("format", "")).lower()
     doc["registryUri"] = f"{location}-{host}.pkg.dev/{project}/{repository_id}"
     doc["sizeBytes"] = "0"
     doc["satisfiesPzs"] = False
