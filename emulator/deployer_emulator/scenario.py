@@ -166,13 +166,12 @@ def validate_scenario(doc: Any, source: str = "scenario") -> dict[str, Any]:
             _iam(account_doc.get("iam", {}), source, f"{sa_where}.iam")
         for bucket_where, bucket in _entries(project, "buckets", _BUCKET_KEYS, source, where):
             # A bucket the project owns (its projectNumber), e.g. one squatting another project's guessable name.
-            _matching_id(
-                bucket.get("name"),
-                BUCKET_NAME_RE,
-                source,
-                bucket_where,
-                "3-63 lowercase letters, digits, '-' and '_', starting and ending with a letter or digit",
-            )
+            name = bucket.get("name")
+            if not isinstance(name, str) or not BUCKET_NAME_RE.match(name):
+                raise ScenarioError(
+                    f"{source}: {bucket_where}.name = {name!r}: 3-63 lowercase letters, digits, '-' and '_', "
+                    "starting and ending with a letter or digit"
+                )
             _typed(bucket.get("location", "US"), str, source, f"{bucket_where}.location")
     return doc
 

@@ -57,3 +57,15 @@ def test_the_documented_scenario_example_is_valid(tmp_path: Path) -> None:
     scenario = scenarios.load_scenario(path)
     assert scenario["projects"][0]["service_accounts"][0]["id"] == "deploy"
     assert scenario["billing_accounts"][0]["project_limit"] == 5
+
+
+@pytest.mark.parametrize(
+    ("bucket", "message"),
+    [
+        ({"name": "Has_Capitals"}, r"projects\[0\]\.buckets\[0\]\.name = 'Has_Capitals'"),
+        ({"name": "ok-name", "region": "US"}, r"projects\[0\]\.buckets\[0\]"),
+    ],
+)
+def test_a_projects_buckets_are_checked(bucket: dict[str, str], message: str) -> None:
+    with pytest.raises(scenarios.ScenarioError, match=message):
+        scenarios.validate_scenario({"projects": [{"id": "owner-proj", "buckets": [bucket]}]})
