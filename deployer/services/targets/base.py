@@ -35,6 +35,8 @@ class DeployRequest:
     allow_credential_files: tuple[str, ...] = ()
     preview: str | None = None  # a traffic tag: a revision that receives no traffic (Cloud Run services only)
     check: bool = False  # run the readiness checks even when the plan changes nothing
+    canary: int | None = None  # the new revision's percent of traffic; the rest stays where it is (services only)
+    to_latest: bool = False  # all traffic to the new revision, even when a split is pinned (services only)
 
 
 class Target(Protocol[R]):

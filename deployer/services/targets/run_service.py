@@ -6,7 +6,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 from deployer.services.build import BuildInputs, inputs_from_config
-from deployer.services.deploy_run import DeployResult, RunDeployer, check_preview_tag
+from deployer.services.deploy_run import DeployResult, RunDeployer, check_preview_tag, check_traffic_flags
 from deployer.services.targets.base import DeployRequest
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ class RunServiceTarget:
     def check(self, request: DeployRequest) -> None:
         if request.preview is not None:
             check_preview_tag(request.preview, self.name)
+        check_traffic_flags(request.canary, request.to_latest, request.preview)
 
     def build_inputs(self, request: DeployRequest) -> BuildInputs:
         return inputs_from_config(
@@ -58,6 +59,8 @@ class RunServiceTarget:
             image=request.image,
             preview=request.preview,
             source=ready.source,
+            canary=request.canary,
+            to_latest=request.to_latest,
         )
 
     def summary(self, result: DeployResult) -> list[str]:
@@ -65,4 +68,9 @@ class RunServiceTarget:
             first = f"Preview {result.preview} of {self.name} (no traffic): {result.url}"
         else:
             first = f"Service {self.name}: {result.url}"
-        return [first, f"  image:    {result.image}@{result.digest}", f"  revision: {result.revision}"]
+        lines = [first, f"  image:    {result.image}@{result.digest}", f"  revision: {result.revision}"]
+        if result.share is not None and not result.preview:
+            lines.append(
+                f"  traffic:  {result.share} %" + (f" (split kept: {result.kept_split})" if result.kept_split else "")
+            )
+        return lines

@@ -27,10 +27,15 @@ class VmTarget:
         self.vm = config.vms[name]
 
     def check(self, request: DeployRequest) -> None:
-        if request.preview is not None:
-            raise BadInput(
-                f"--preview is for Cloud Run services; {self.name} is a [vms] target", "deploy it without --preview"
-            )
+        for flag, given in (
+            ("--preview", request.preview),
+            ("--canary", request.canary),
+            ("--to-latest", request.to_latest),
+        ):
+            if given:
+                raise BadInput(
+                    f"{flag} is for Cloud Run services; {self.name} is a [vms] target", f"deploy it without {flag}"
+                )
 
     def build_inputs(self, request: DeployRequest) -> BuildInputs:
         return vm_build_inputs(
