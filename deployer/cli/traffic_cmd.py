@@ -26,8 +26,11 @@ def _planner(opts: common.Shared) -> tuple[TrafficPlanner, str, str]:
 
 def _render(result: TrafficResult) -> None:
     from deployer.cli.output import out
+    from deployer.gcp.bodies.traffic import split_text
 
     out(f"Service {result.service}: {result.url}")
+    if result.changed and not result.dry_run:
+        out(f"  moved: {split_text(result.before)} → {split_text(result.after)}")
     created = {r["revision"]: r for r in result.revisions}
     for share in result.after:
         row = created.get(share.revision, {})
@@ -36,7 +39,8 @@ def _render(result: TrafficResult) -> None:
         if share.tag:
             line += f"  tag {share.tag}" + (f": {share.uri}" if share.uri else "")
         if row:
-            line += f"  {row['image'].rsplit('@', 1)[-1][:19]}  {row['created'][:19]}"
+            image = row["image"]
+            line += f"  {image.rsplit('@', 1)[-1][:19] if '@' in image else image}  created {row['created'][:19]}"
         out(line)
 
 

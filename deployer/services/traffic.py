@@ -119,7 +119,7 @@ class TrafficPlanner:
         return result
 
     def rollback(self, service: str, *, project: str, region: str, to: str | None = None) -> TrafficResult:
-        """100 % to ``to``, or to the newest ready revision older than the one serving most now."""
+        """100 % to ``to``, or to the previous revision that was serving (see ``_previous``)."""
         result, current = self.read(service, project=project, region=region)
         rows = result.revisions
         if to is not None:
@@ -130,16 +130,7 @@ class TrafficPlanner:
                 raise BadInput(f"--to {to}: revision {to} is not ready, so it cannot serve traffic")
             target = to
         else:
-            serving = max(result.before, key=lambda s: s.percent, default=None)
-            names = [r["revision"] for r in rows]
-            start = names.index(serving.revision) + 1 if serving and serving.revision in names else 0
-            older = [r for r in rows[start:] if r["ready"]]
-            if not older:
-                raise DeployerError(
-                    f"{service} has no ready revision older than {serving.revision if serving else 'the latest'}",
-                    "name one with --to REVISION (see `deployer traffic SERVICE`)",
-                )
-            target = older[0]["revision"]
+            target = _previous(result.before, rows, service)
         self._plan_update(result, current, split.to_revision(current.doc, target))
         return result
 
@@ -227,6 +218,24 @@ class TrafficPlanner:
         body = {**doc, "traffic": split.targets_of(wanted)}
         with self._reporter.activity(f"Moving traffic of {doc.get('name', '').rsplit('/', 1)[-1]}: {what}"):
             return self._cloud.run.update_service(body, update_mask=["traffic"], timeout_s=TRAFFIC_TIMEOUT_S)
+
+
+def _previous(before: list[Share], rows: list[dict[str, Any]], service: str) -> str:
+    """During a canary (the newest serving revision beside others), the other revision serving most; otherwise the
+    newest ready revision older than the one serving."""
+    names = [r["revision"] for r in rows]
+    serving = sorted({s.revision for s in before if s.percent and s.revision in names}, key=names.index)
+    if len(serving) > 1:
+        others = [s for s in before if s.percent and s.revision in serving[1:]]
+        return max(others, key=lambda s: s.percent).revision
+    start = names.index(serving[0]) + 1 if serving else 0
+    older = [r["revision"] for r in rows[start:] if r["ready"]]
+    if not older:
+        raise DeployerError(
+            f"{service} has no ready revision older than {serving[0] if serving else 'the latest'} to roll back to",
+            "name one with --to REVISION (see `deployer traffic SERVICE`)",
+        )
+    return older[0]
 
 
 def _check_tag(tag: str, service: str) -> None:

@@ -99,7 +99,7 @@ def _tags_only(split: list[Share]) -> list[Share]:
 
 
 def _merged(split: list[Share]) -> list[Share]:
-    """One target per revision (or latest) and tag: a tag keeps its own 0 % target when its revision has traffic."""
+    """One target per revision (or latest), carrying its tag: a second tag on the same revision is its own target."""
     merged: list[Share] = []
     for share in split:
         same = next(
@@ -110,7 +110,7 @@ def _merged(split: list[Share]) -> list[Share]:
             ),
             None,
         )
-        if same is None or (share.tag and share.percent == 0 and same.percent):
+        if same is None:
             merged.append(share)
             continue
         merged[merged.index(same)] = Share(
@@ -182,8 +182,8 @@ def canary(service: dict[str, Any], percent: int) -> list[Share]:
     serving = [s for s in shares(service, routed=True) if s.percent] or [
         Share(_short(service.get("latestReadyRevision")), 100)
     ]
-    rest = 100 - percent
-    exact = [(s, s.percent * rest / 100) for s in serving]
+    rest, total = 100 - percent, sum(s.percent for s in serving)
+    exact = [(s, s.percent * rest / total) for s in serving]
     scaled = [(s, int(value)) for s, value in exact]
     left = rest - sum(p for _, p in scaled)
     order = sorted(range(len(exact)), key=lambda i: exact[i][1] - scaled[i][1], reverse=True)
