@@ -235,7 +235,7 @@ def _previous(before: list[Share], rows: list[dict[str, Any]], service: str) -> 
             f"{service} has no ready revision older than {serving[0] if serving else 'the latest'} to roll back to",
             "name one with --to REVISION (see `deployer traffic SERVICE`)",
         )
-    return older[0]
+    return str(older[0])
 
 
 def _check_tag(tag: str, service: str) -> None:
