@@ -209,3 +209,42 @@ def test_diff_exit_code_is_0_unchanged_and_1_with_the_values_shown(
     write_config(tmp_path, f"tr-{uuid.uuid4().hex[:10]}", "hi")  # no service there yet: a canary is an error
     refused = invoke(emulator, tmp_path, "deploy", "api", "--image", IMAGE, "--canary", "5", "--diff", "--exit-code")
     assert refused.exit_code == 2, refused.stderr
+
+
+# --- containers -------------------------------------------------------------------------------------------------------
+
+SAMPLE_APP = Path(__file__).resolve().parents[2] / "deployer" / "sample_app"
+
+
+@pytest.mark.containers
+def test_a_90_10_split_serves_each_revision_its_share(engine_emulator: EmulatorHandle, tmp_path: Path) -> None:
+    """Two revisions of the sample app that answer different greetings, 1000 requests to the service URL."""
+    import shutil
+
+    import requests
+
+    directory = tmp_path / "sample"
+    shutil.copytree(SAMPLE_APP, directory)
+    config = directory / "deployer.toml"
+    first = invoke(engine_emulator, directory, "deploy", "--json")
+    assert first.exit_code == 0, first.stderr
+    old = json.loads(first.stdout)
+    config.write_text(config.read_text().replace("hello from the demo", "hello from the canary"))
+    second = invoke(engine_emulator, directory, "deploy", "--json")
+    assert second.exit_code == 0, second.stderr
+    new = json.loads(second.stdout)
+    assert new["revision"] != old["revision"]
+
+    moved = invoke(
+        engine_emulator, directory, "traffic", "hello", "--split", f"{old['revision']}=90,latest=10", "--yes"
+    )
+    assert moved.exit_code == 0, moved.stderr + moved.stdout
+    answers = [requests.get(old["url"], timeout=30).json() for _ in range(1000)]
+    greetings = {a["revision"]: a["greeting"] for a in answers}
+    assert greetings == {old["revision"]: "hello from the demo", new["revision"]: "hello from the canary"}
+    old_share = sum(1 for a in answers if a["revision"] == old["revision"]) / 10
+    new_share = sum(1 for a in answers if a["revision"] == new["revision"]) / 10
+    print(f"90/10 split over 1000 requests: {old_share} % / {new_share} %")
+    assert abs(old_share - 90) <= 3
+    assert abs(new_share - 10) <= 3
+    assert old_share + new_share == 100
