@@ -203,10 +203,13 @@ def promoted(service: dict[str, Any], percent: int) -> list[Share]:
 
 
 def with_tag(service: dict[str, Any], revision: str, tag: str) -> list[Share]:
-    """The asked traffic with ``tag`` on ``revision`` (moved there if another target had it)."""
+    """The asked traffic with ``tag`` on ``revision`` (or ``latest``: the target that follows the latest revision),
+    moved there if another target had it."""
     current = shares(service, routed=False)
     kept = [s if s.tag != tag else Share(s.revision, s.percent, "", s.latest) for s in current]
     kept = [s for s in kept if s.percent or s.tag]
+    if revision == LATEST_WORD:
+        return _merged([*kept, Share(_short(service.get("latestReadyRevision")), 0, tag, latest=True)])
     return _merged([*kept, Share(revision, 0, tag)])
 
 
