@@ -15,6 +15,9 @@ def destroy(
         metavar="NAME",
     ),
     opts: common.Shared = common.DEFAULTS,
+    images: bool = typer.Option(
+        False, "--images", help="Cloud Run: also delete the image versions it runs from Artifact Registry."
+    ),
 ) -> None:
     """Delete a Cloud Run service deployer made (its revisions and IAM policy go with it), or a VM deployer made
     (with its boot disk) and the firewall rule it opened for its ports.
@@ -34,7 +37,7 @@ def destroy(
     project_id, region_id = config.require_project(), config.require_region()
     reporter = opts.reporter()
     if kind == "service":
-        _destroy_cloud_run(opts, target, project_id, region_id)
+        _destroy_cloud_run(opts, target, project_id, region_id, images=images)
         return
     planned = VmDestroyer(GoogleCloud(), reporter).plan(
         target, config.vms[target], project=project_id, region=region_id
@@ -55,7 +58,7 @@ def destroy(
     )
 
 
-def _destroy_cloud_run(opts: common.Shared, name: str, project: str, region: str) -> None:
+def _destroy_cloud_run(opts: common.Shared, name: str, project: str, region: str, *, images: bool) -> None:
     """A service (and, through its kind, a job): plan, ask, delete; say which images stay."""
     from contextlib import nullcontext
 
@@ -67,7 +70,7 @@ def _destroy_cloud_run(opts: common.Shared, name: str, project: str, region: str
     reporter = opts.reporter()
     cloud = GoogleCloud()
     kind = service_kind(cloud)
-    planned = RunDestroyer(cloud, reporter, kind).plan(name, project=project, region=region)
+    planned = RunDestroyer(cloud, reporter, kind).plan(name, project=project, region=region, images=images)
 
     def render(result: RunDestroyResult) -> None:
         if not result.changed:
@@ -75,7 +78,9 @@ def _destroy_cloud_run(opts: common.Shared, name: str, project: str, region: str
             return
         reporter.finished()
         out(f"Cloud Run {result.kind} {name}: deleted from {project}/{region}")
+        for image in result.images_deleted:
+            out(f"  deleted from Artifact Registry: {image}")
         for image in result.images_left:
-            out(f"  left in Artifact Registry: {image} (its cleanup policy ages it out)")
+            out(f"  left in Artifact Registry: {image} (its cleanup policy ages it out; --images deletes it)")
 
     flow.run(nullcontext(planned), opts.flags(), render=render, ask=f"Delete Cloud Run {kind.label} {name}?")

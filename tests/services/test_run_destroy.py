@@ -5,6 +5,7 @@ revisions and its IAM policy) and nothing else; a foreign service beside it is r
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -107,3 +108,32 @@ def test_destroy_deletes_only_the_service_deployer_made(world: EmulatorHandle, t
     again = _invoke(world, tmp_path, "destroy", "api", "--yes")
     assert again.exit_code == 0
     assert "nothing to delete" in again.stdout
+
+
+def test_destroy_with_images_deletes_the_image_it_ran(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    """Open world: deploy builds (recorded without an engine) and pushes an image; --images deletes that version."""
+    project = f"ds-{uuid.uuid4().hex[:10]}"
+    (tmp_path / "Dockerfile").write_text('FROM python:3.12-slim\nCOPY app.py /app.py\nCMD ["python", "/app.py"]\n')
+    (tmp_path / "app.py").write_text("print('v1')\n")
+    (tmp_path / "deployer.toml").write_text(f'project = "{project}"\nregion = "{REGION}"\n\n[services.api]\n')
+    env = {"DEPLOYER_EMULATOR_URL": emulator.url, "NO_COLOR": "1", "CI": "1"}
+    deployed = CliRunner().invoke(app, ["deploy", "-C", str(tmp_path), "--json"], env=env, catch_exceptions=False)
+    assert deployed.exit_code == 0, deployed.stderr
+    doc = json.loads(deployed.stdout)
+    image = f"{doc['image']}@{doc['digest']}"
+
+    def images() -> list[str]:
+        return [
+            n for n in emulator.state().get("artifactregistry.dockerImages", {}) if f"/projects/{project}/" in f"/{n}"
+        ]
+
+    ran = [n for n in images() if n.endswith(f"@{doc['digest']}")]
+    assert len(ran) == 1
+    others = [n for n in images() if n not in ran]
+    gone = CliRunner().invoke(
+        app, ["destroy", "api", "--images", "--yes", "-C", str(tmp_path)], env=env, catch_exceptions=False
+    )
+    assert gone.exit_code == 0, gone.stderr + gone.stdout
+    assert f"deleted from Artifact Registry: {image}" in gone.stdout
+    assert images() == others  # only the version the service ran
+    assert f"projects/{project}/locations/{REGION}/services/api" not in emulator.state().get("run.services", {})
