@@ -33,7 +33,7 @@ from deployer.gcp.bodies.run_diff import field_changes
 from deployer.gcp.run import RevisionFailure, RunService
 from deployer.plan import Action, Result, Step
 from deployer.reporter import Reporter
-from deployer.services.build import BuildInputs, BuildResult, PreparedSource, digest_of, planned_image
+from deployer.services.build import BuildResult, Placement, digest_of, planned_image
 
 REVISION_TIMEOUT_S = 900.0
 
@@ -48,7 +48,7 @@ MAX_TAG_WITH_SERVICE = 46
 
 
 @dataclass(frozen=True)
-class _TrafficAsk:
+class TrafficAsk:
     """What a regular deploy asks of traffic: a canary's percent, or all of it to the new revision."""
 
     canary: int | None = None
@@ -61,6 +61,9 @@ class _TrafficAsk:
         if self.to_latest and split.follows_latest(current) != 100:
             return split.targets_of(split.to_latest(current))
         return None
+
+
+_AS_IS = TrafficAsk()
 
 
 @dataclass(frozen=True)
@@ -130,15 +133,10 @@ class RunDeployer:
         self,
         name: str,
         config: ServiceConfig,
+        where: Placement,
         *,
-        project: str,
-        region: str,
-        build_inputs: BuildInputs | None,
-        image: str | None = None,
-        source: PreparedSource | None = None,
         preview: str | None = None,
-        canary: int | None = None,
-        to_latest: bool = False,
+        traffic: TrafficAsk = _AS_IS,
     ) -> Iterator[DeployResult]:
         """Compute the plan (reads only). The packed context lives until the block ends, for the plan's apply.
 
@@ -146,23 +144,22 @@ class RunDeployer:
         """
         if preview is not None:
             check_preview_tag(preview, name)
+        project, region, image = where.project, where.region, where.image
         result = DeployResult(service=name, project=project, region=region, preview=preview or "")
         full_name = f"projects/{project}/locations/{region}/services/{name}"
         # The service (then its policy, when it exists) does not depend on the build's reads: they go out together.
         with ThreadPoolExecutor(1, thread_name_prefix="deployer-run-reads") as pool:
             reads = _ServiceReads(pool.submit(self._read_service, full_name, with_policy=preview is None))
-            with planned_image(
-                self._cloud, self._reporter, result.plan, image=image, build_inputs=build_inputs, source=source
-            ) as result.build:
+            with planned_image(self._cloud, self._reporter, result.plan, where) as result.build:
                 if preview is not None:
                     self._plan_preview(result, config, image, preview, reads)
                 else:
-                    self._plan_service(result, config, image, reads, _TrafficAsk(canary, to_latest))
+                    self._plan_service(result, config, image, reads, traffic)
                 yield result
 
-    def deploy(self, name: str, config: ServiceConfig, *, dry_run: bool = False, **planning: Any) -> DeployResult:
-        """Plan (``planned``'s arguments) and apply unless ``dry_run``."""
-        with self.planned(name, config, **planning) as result:
+    def deploy(self, name: str, config: ServiceConfig, where: Placement, *, dry_run: bool = False) -> DeployResult:
+        """Plan and apply unless ``dry_run``."""
+        with self.planned(name, config, where) as result:
             result.dry_run = dry_run
             if not dry_run:
                 result.apply()
@@ -181,7 +178,7 @@ class RunDeployer:
         return service, policy
 
     def _plan_service(
-        self, result: DeployResult, config: ServiceConfig, image: str | None, reads: _ServiceReads, ask: _TrafficAsk
+        self, result: DeployResult, config: ServiceConfig, image: str | None, reads: _ServiceReads, ask: TrafficAsk
     ) -> None:
         parent = f"projects/{result.project}/locations/{result.region}"
         name = f"{parent}/services/{result.service}"
@@ -264,7 +261,7 @@ class RunDeployer:
         image: str | None,
         parent: str,
         current: RunService | None,
-        ask: _TrafficAsk | None = None,
+        ask: TrafficAsk | None = None,
     ) -> None:
         """Create or update, with the image as built; waits until the new revision is ready."""
         desired = service_body(service_spec(config, self._desired_image(result, image)))
@@ -276,7 +273,7 @@ class RunDeployer:
                     service = run.create_service(parent, result.service, desired, timeout_s=REVISION_TIMEOUT_S)
                 else:
                     pinned = PREVIEW_PIN_LABEL in (current.doc.get("labels") or {})
-                    body, mask = _with_traffic(current.doc, desired, ask or _TrafficAsk())
+                    body, mask = _with_traffic(current.doc, desired, ask or TrafficAsk())
                     moves = body.get("traffic") != current.doc.get("traffic")
                     if not owned_differences(desired, current.doc) and not pinned and not moves:
                         # The build produced the image the service already runs: nothing to change.
@@ -415,7 +412,7 @@ def check_traffic_flags(canary: int | None, to_latest: bool, preview: str | None
 
 
 def _with_traffic(
-    current: dict[str, Any], desired: dict[str, Any], ask: _TrafficAsk
+    current: dict[str, Any], desired: dict[str, Any], ask: TrafficAsk
 ) -> tuple[dict[str, Any], list[str]]:
     """The update's body and mask: the owned fields, and the traffic ``ask`` sets (a canary, --to-latest)."""
     body = updated_body(current, desired)

@@ -6,8 +6,14 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 from deployer.services.build import BuildInputs, inputs_from_config
-from deployer.services.deploy_run import DeployResult, RunDeployer, check_preview_tag, check_traffic_flags
-from deployer.services.targets.base import DeployRequest
+from deployer.services.deploy_run import (
+    DeployResult,
+    RunDeployer,
+    TrafficAsk,
+    check_preview_tag,
+    check_traffic_flags,
+)
+from deployer.services.targets.base import DeployRequest, placement
 
 if TYPE_CHECKING:
     from deployer.config import ResolvedConfig
@@ -50,18 +56,9 @@ class RunServiceTarget:
         service = self.service
         if ready.runtime_account and not service.service_account:
             service = service.model_copy(update={"service_account": ready.runtime_account})
-        return RunDeployer(cloud, reporter).planned(
-            self.name,
-            service,
-            project=ready.inputs.project,
-            region=ready.inputs.region,
-            build_inputs=None if request.image else ready.inputs,
-            image=request.image,
-            preview=request.preview,
-            source=ready.source,
-            canary=request.canary,
-            to_latest=request.to_latest,
-        )
+        traffic = TrafficAsk(request.canary, request.to_latest)
+        where = placement(ready, request)
+        return RunDeployer(cloud, reporter).planned(self.name, service, where, preview=request.preview, traffic=traffic)
 
     def summary(self, result: DeployResult) -> list[str]:
         if result.preview:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from deployer.errors import BadInput
 from deployer.services.build import BuildInputs
 from deployer.services.deploy_vm import VmDeployer, VmDeployResult, shape_text, vm_build_inputs
-from deployer.services.targets.base import DeployRequest
+from deployer.services.targets.base import DeployRequest, placement
 
 if TYPE_CHECKING:
     from deployer.config import ResolvedConfig
@@ -54,16 +54,8 @@ class VmTarget:
     def plan(
         self, cloud: GoogleCloud, reporter: Reporter, ready: ReadyToDeploy, request: DeployRequest
     ) -> AbstractContextManager[VmDeployResult]:
-        return VmDeployer(cloud, reporter).planned(
-            self.name,
-            self.vm,
-            project=ready.inputs.project,
-            region=ready.inputs.region,
-            build_inputs=None if request.image else ready.inputs,
-            image=request.image,
-            source=ready.source,
-            runtime_account=ready.runtime_account,
-        )
+        where = placement(ready, request)
+        return VmDeployer(cloud, reporter).planned(self.name, self.vm, where, runtime_account=ready.runtime_account)
 
     def summary(self, result: VmDeployResult) -> list[str]:
         lines = [
