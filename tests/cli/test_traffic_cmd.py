@@ -248,3 +248,24 @@ def test_a_90_10_split_serves_each_revision_its_share(engine_emulator: EmulatorH
     assert abs(old_share - 90) <= 3
     assert abs(new_share - 10) <= 3
     assert old_share + new_share == 100
+
+
+def test_a_dry_run_has_cloud_run_check_the_split_and_changes_nothing(
+    emulator: EmulatorHandle, tmp_path: Path, project: str
+) -> None:
+    revision = deploy(emulator, tmp_path)["revision"]
+    before = live(emulator, project)
+    emulator.mark()
+    dry = invoke(emulator, tmp_path, "traffic", "api", "--split", f"{revision}=100", "--dry-run", "--json")
+    assert dry.exit_code == 0, dry.stderr
+    doc = json.loads(dry.stdout)
+    assert doc["dry_run"] is True
+    assert doc["steps"][0]["request"]["body"]["traffic"] == [
+        {"type": traffic.BY_REVISION, "revision": revision, "percent": 100}
+    ]
+    (check,) = [r for r in emulator.requests() if r["method"] == "PATCH"]
+    assert check["query"]["validateOnly"] == "true"
+    assert live(emulator, project).traffic == before.traffic
+    bad = invoke(emulator, tmp_path, "promote", "api", "--steps", "50,20", "--yes")
+    assert bad.exit_code == 2
+    assert "increasing, ending at 100" in bad.stderr
