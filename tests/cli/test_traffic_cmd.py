@@ -269,3 +269,34 @@ def test_a_dry_run_has_cloud_run_check_the_split_and_changes_nothing(
     bad = invoke(emulator, tmp_path, "promote", "api", "--steps", "50,20", "--yes")
     assert bad.exit_code == 2
     assert "increasing, ending at 100" in bad.stderr
+
+
+def test_promote_rolls_back_when_the_new_revision_stops_being_ready(
+    emulator: EmulatorHandle, tmp_path: Path, project: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ready revision that later fails its Ready condition is something the emulator never produces: the revisions
+    read after the first step's wait report it failed (the rest of the flow is the emulator's)."""
+    from deployer.gcp.run import CloudRunAdapter
+
+    old = deploy(emulator, tmp_path)["revision"]
+    write_config(tmp_path, project, "v2")
+    new = deploy(emulator, tmp_path, "--canary", "10")["revision"]
+    real = CloudRunAdapter.list_revisions
+    calls: list[int] = []
+
+    def revisions_failing_later(self: CloudRunAdapter, service: str) -> list[dict[str, Any]]:
+        docs = real(self, service)
+        calls.append(1)
+        if len(calls) > 1:
+            for doc in docs:
+                if doc["name"].endswith(new):
+                    doc["conditions"] = [{"type": "Ready", "state": "CONDITION_FAILED", "message": "crashing"}]
+        return docs
+
+    monkeypatch.setattr(CloudRunAdapter, "list_revisions", revisions_failing_later)
+    emulator.mark()
+    result = invoke(emulator, tmp_path, "promote", "api", "--steps", "50,100", "--interval", "0s", "--yes")
+    assert result.exit_code == 1
+    assert f"promote of {new} stopped at 50 %" in result.stderr
+    assert len([r for r in emulator.mutating_requests() if r["method"] == "PATCH"]) == 2  # 50 %, then back
+    assert routed(live(emulator, project)) == sorted([(old, 90), (new, 10)])  # back where it was
