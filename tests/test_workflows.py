@@ -276,6 +276,20 @@ def test_generated_service_workflow_is_keyless_least_privilege_and_previews_pull
     assert "github.event_name == 'pull_request'" in preview["if"]
 
 
+def test_a_closed_pull_request_removes_its_preview_tag_and_deploys_nothing(tmp_path: Path) -> None:
+    doc = _yaml(generated_workflows(tmp_path)[0])
+    assert "closed" in doc["on"]["pull_request"]["types"]
+    steps = doc["jobs"]["preview"]["steps"]
+    on_close = [s for s in steps if s.get("if") == "github.event.action == 'closed'"]
+    assert [s["run"] for s in on_close] == ['deployer traffic api --untag "$TAG" --yes']
+    assert on_close[0]["env"]["TAG"] == "pr-${{ github.event.pull_request.number }}"
+    deploying = [
+        s for s in steps if "deployer deploy" in str(s.get("run", "")) or "github-script" in str(s.get("uses"))
+    ]
+    assert len(deploying) == 2
+    assert all(s.get("if") == "github.event.action != 'closed'" for s in deploying)
+
+
 def test_generated_vm_workflow_deploys_the_default_branch_only(tmp_path: Path) -> None:
     paths = {path.name: path for path in generated_workflows(tmp_path)}
     doc = _yaml(paths["generated-batch-job.yml"])

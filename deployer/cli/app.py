@@ -24,6 +24,7 @@ from deployer.cli.emulator_cmd import emulator_app
 from deployer.cli.init_cmd import init
 from deployer.cli.lint_cmd import lint
 from deployer.cli.status_cmd import status
+from deployer.cli.traffic_cmd import promote, rollback, traffic
 
 if TYPE_CHECKING:
     # typer carries its own copy of click; its Context is what the command tree passes.
@@ -117,6 +118,8 @@ app.command(epilog=EPILOG, cls=common.HelpFirstCommand)(bootstrap)
 app.command(epilog=EPILOG, cls=common.HelpFirstCommand)(doctor)
 app.command(epilog=EPILOG, cls=common.HelpFirstCommand)(init)
 app.command(epilog=EPILOG, cls=common.HelpFirstCommand)(lint)
+for _traffic_command in (traffic, rollback, promote):
+    app.command(epilog=EPILOG, cls=common.HelpFirstCommand)(_traffic_command)
 app.add_typer(config_app, name="config")
 app.add_typer(emulator_app, name="emulator")
 

@@ -8,6 +8,15 @@ import typer
 
 from deployer.cli import common
 
+# The traffic a deploy asks for, and --diff's verdict as the exit code (CI skips a no-op deploy).
+CanaryOption = typer.Option(
+    None, "--canary", metavar="PCT", help="Give the new revision PCT % of traffic (1-99); the rest stays put."
+)
+ToLatestOption = typer.Option(False, "--to-latest", help="Send all traffic to the new revision, also after a split.")
+ExitCodeOption = typer.Option(
+    False, "--exit-code", help="With --diff: apply nothing; exit 0 if nothing would change, 1 if it would, 2 on error."
+)
+
 
 @common.shared_options()
 def deploy(
@@ -34,6 +43,9 @@ def deploy(
         metavar="TAG",
         help="Deploy a preview revision with this traffic tag (e.g. pr-123) that receives no traffic; prints its URL.",
     ),
+    canary: int = CanaryOption,
+    to_latest: bool = ToLatestOption,
+    exit_code: bool = ExitCodeOption,
     check: bool = typer.Option(
         False,
         "--check",
@@ -46,6 +58,8 @@ def deploy(
     leaves traffic where it was. For a [vms.NAME] target: check GPU quota first, then create the Container-Optimized
     OS VM, or update it to the new image and restart its container (recreate it only when its shape changed).
     """
+    from dataclasses import replace
+
     from deployer.cli import flow
     from deployer.cli.output import out
     from deployer.gcp import GoogleCloud
@@ -60,6 +74,8 @@ def deploy(
         allow_credential_files=tuple(allow_credential_file),
         preview=preview,
         check=check,
+        canary=canary,
+        to_latest=to_latest,
     )
     reporter = opts.reporter()
 
@@ -70,8 +86,15 @@ def deploy(
         for line in target.summary(result):
             out(line)
 
+    flags = opts.flags()
+    if exit_code:
+        if not opts.diff:
+            from deployer.errors import BadInput
+
+            raise BadInput("--exit-code goes with --diff", "run: deployer deploy --diff --exit-code")
+        flags = replace(flags, exit_code=True)
     flow.run(
         planned_deploy(GoogleCloud(), reporter, target, request),
-        opts.flags(),
+        flags,
         render=render,
     )

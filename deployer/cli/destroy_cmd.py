@@ -10,31 +10,35 @@ from deployer.cli import common
 @common.shared_options(repository=False)
 def destroy(
     name: str = typer.Argument(
-        ..., help="Which [vms.NAME] to delete (always named: nothing is destroyed by default).", metavar="NAME"
+        ...,
+        help="Which [services.NAME] or [vms.NAME] to delete (always named: nothing is destroyed by default).",
+        metavar="NAME",
     ),
     opts: common.Shared = common.DEFAULTS,
+    images: bool = typer.Option(
+        False, "--images", help="Cloud Run: also delete the image versions it runs from Artifact Registry."
+    ),
 ) -> None:
-    """Delete a VM deployer made (with its boot disk) and the firewall rule it opened for its ports.
+    """Delete a Cloud Run service deployer made (its revisions and IAM policy go with it), or a VM deployer made
+    (with its boot disk) and the firewall rule it opened for its ports.
 
-    Shows the plan and asks first (--yes skips the question). A VM or rule deployer did not make is left alone.
+    Shows the plan and asks first (--yes skips the question). What deployer did not make is left alone. Images stay
+    in Artifact Registry (its cleanup policy ages them out); the output names them.
     """
     from contextlib import nullcontext
 
     from deployer.cli import flow
     from deployer.cli.output import out
-    from deployer.errors import BadInput
     from deployer.gcp import GoogleCloud
     from deployer.services.vm_destroy import VmDestroyer, VmDestroyResult
 
     config = opts.load()
     target, kind, _ = config.target(name)
-    if kind == "service":
-        raise BadInput(
-            f"destroy for Cloud Run services is not supported yet ({target} is a [services] table)",
-            f"delete it in the Cloud Console, or: gcloud run services delete {target} --region REGION",
-        )
     project_id, region_id = config.require_project(), config.require_region()
     reporter = opts.reporter()
+    if kind == "service":
+        _destroy_cloud_run(opts, target, project_id, region_id, images=images)
+        return
     planned = VmDestroyer(GoogleCloud(), reporter).plan(
         target, config.vms[target], project=project_id, region=region_id
     )
@@ -52,3 +56,31 @@ def destroy(
         render=render,
         ask=f"Delete VM {target} and its firewall rule?",
     )
+
+
+def _destroy_cloud_run(opts: common.Shared, name: str, project: str, region: str, *, images: bool) -> None:
+    """A service (and, through its kind, a job): plan, ask, delete; say which images stay."""
+    from contextlib import nullcontext
+
+    from deployer.cli import flow
+    from deployer.cli.output import out
+    from deployer.gcp import GoogleCloud
+    from deployer.services.run_destroy import RunDestroyer, RunDestroyResult, service_kind
+
+    reporter = opts.reporter()
+    cloud = GoogleCloud()
+    kind = service_kind(cloud)
+    planned = RunDestroyer(cloud, reporter, kind).plan(name, project=project, region=region, images=images)
+
+    def render(result: RunDestroyResult) -> None:
+        if not result.changed:
+            out(f"Cloud Run {result.kind} {name}: nothing to delete in {project}/{region}")
+            return
+        reporter.finished()
+        out(f"Cloud Run {result.kind} {name}: deleted from {project}/{region}")
+        for image in result.images_deleted:
+            out(f"  deleted from Artifact Registry: {image}")
+        for image in result.images_left:
+            out(f"  left in Artifact Registry: {image} (its cleanup policy ages it out; --images deletes it)")
+
+    flow.run(nullcontext(planned), opts.flags(), render=render, ask=f"Delete Cloud Run {kind.label} {name}?")

@@ -39,6 +39,8 @@ class Flags:
     diff: bool = False
     yes: bool = False
     as_json: bool = False
+    # ``--diff --exit-code``: show the changes, apply nothing, exit 0 (no change) or 1 (changes); an error exits 2.
+    exit_code: bool = False
 
 
 def run(
@@ -50,6 +52,7 @@ def run(
 ) -> R:
     """Plan, review, apply and render. ``ask`` is the question of a command that asks even without ``--diff``."""
     from deployer.cli.output import emit_json, render_plan
+    from deployer.errors import DeployerError, ExitCode
     from deployer.plan import Interrupted
 
     plan: Plan | None = None
@@ -57,12 +60,18 @@ def run(
         with planned as result:
             plan = result.plan
             result.dry_run = flags.dry_run
+            if flags.exit_code:
+                _show_and_exit(result, flags)
             if flags.dry_run:
                 result.plan.validate()
             else:
                 review(result.plan, flags, ask=ask)
                 result.apply()
     except Interrupted:
+        raise
+    except DeployerError as error:
+        if flags.exit_code:
+            error.exit_code = ExitCode.BAD_INPUT
         raise
     except (KeyboardInterrupt, typer.Abort):  # click turns Ctrl-C at a question into Abort
         raise Interrupted(plan) from None
@@ -73,6 +82,16 @@ def run(
     else:
         render(result)
     return result
+
+
+def _show_and_exit(result: Result, flags: Flags) -> None:
+    from deployer.cli.output import emit_json, render_plan
+
+    if flags.as_json:
+        emit_json(result.to_json())
+    else:
+        render_plan(result.plan.to_json(), with_requests=False)
+    raise typer.Exit(1 if result.changed else 0)
 
 
 def review(plan: Plan, flags: Flags, *, ask: str | None = None) -> None:

@@ -24,7 +24,7 @@ def status(
 ) -> None:
     """Show a target's state. A VM: its state, external IP, machine and GPUs, the container's and the GPU driver's
     state as its serial console reports them, and the last lines of that output. A Cloud Run service: its URL,
-    serving revision and condition. Sends only reads.
+    serving revision, condition, and the traffic split with each tag's URL. Sends only reads.
     """
     from deployer.cli.output import emit_json, out
     from deployer.gcp import GoogleCloud
@@ -34,6 +34,8 @@ def status(
     project_id, region_id = config.require_project(), config.require_region()
     cloud = GoogleCloud()
     if kind == "service":
+        from deployer.gcp.bodies.traffic import shares, split_text
+
         service = cloud.run.get_service(f"projects/{project_id}/locations/{region_id}/services/{target}")
         document = {
             "target": "service",
@@ -44,6 +46,7 @@ def status(
             "url": service.uri if service else "",
             "revision": service.latest_ready_revision if service else "",
             "condition": service.terminal_condition if service else {},
+            "traffic": [share.to_json() for share in shares(service.doc)] if service else [],
         }
         if opts.as_json:
             emit_json(document)
@@ -55,6 +58,10 @@ def status(
         out(f"Service {target}: {service.uri}")
         out(f"  revision:  {service.latest_ready_revision or '(none ready)'}")
         out(f"  condition: {condition.get('state', '?')} {condition.get('message', '')}".rstrip())
+        out(f"  traffic:   {split_text(shares(service.doc))}")
+        for share in shares(service.doc):
+            if share.uri:
+                out(f"    tag {share.tag}: {share.uri}")
         return
 
     from deployer.services.vm_status import vm_status

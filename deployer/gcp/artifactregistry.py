@@ -119,3 +119,9 @@ class ArtifactRegistryAdapter:
             self._clients.artifact_registry.update_repository(
                 repository=repo, update_mask=field_mask_pb2.FieldMask(paths=["cleanup_policies"])
             )
+
+    def delete_version(self, name: str, *, timeout_s: float = 300.0) -> None:
+        """Delete an image version and the tags on it (DeleteVersionRequest.force) and wait."""
+        with google_call(f"deleting image {name.rsplit('/versions/', 1)[-1]}", project=name.split("/")[1]):
+            operation = self._clients.artifact_registry.delete_version(request={"name": name, "force": True})
+            operation.result(timeout=timeout_s)

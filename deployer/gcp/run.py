@@ -159,3 +159,20 @@ class CloudRunAdapter:
         with google_call("setting the service's IAM policy", project=resource.split("/")[1]):
             updated = self._clients.run_services.set_iam_policy(request={"resource": resource, "policy": message})
         return dict(json_format.MessageToDict(updated))
+
+    def list_revisions(self, service: str) -> list[dict[str, Any]]:
+        """The service's revisions as REST JSON, newest first (by ``createTime``)."""
+        with google_call(f"listing the revisions of {service.rsplit('/', 1)[-1]}", project=service.split("/")[1]):
+            docs = [_to_doc(r) for r in self._clients.run_revisions.list_revisions(parent=service)]
+        return sorted(docs, key=lambda d: str(d.get("createTime", "")), reverse=True)
+
+    def delete_service(self, name: str, *, etag: str = "", timeout_s: float = 300.0) -> None:
+        """Delete the service (its revisions and IAM policy go with it) and wait; ``etag`` guards a change since it
+        was read (DeleteServiceRequest.etag)."""
+        from google.cloud import run_v2
+
+        with google_call(f"deleting Cloud Run service {name.rsplit('/', 1)[-1]}", project=name.split("/")[1]):
+            operation = self._clients.run_services.delete_service(
+                request=run_v2.DeleteServiceRequest(name=name, etag=etag)
+            )
+            operation.result(timeout=timeout_s, polling=_polling(timeout_s))

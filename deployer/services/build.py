@@ -135,6 +135,18 @@ class PreparedSource:
         """Nothing is left on disk (the archive is streamed); kept so callers need not know."""
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where a deploy goes and what it runs: the build's inputs (None when a given image is deployed), that image,
+    and the context the checks before the deploy already packed."""
+
+    project: str
+    region: str
+    build_inputs: BuildInputs | None
+    image: str | None = None
+    source: PreparedSource | None = None
+
+
 def prepare_source(inputs: BuildInputs, reporter: Reporter) -> PreparedSource:
     """Choose the files, refuse what must not be uploaded, and name the content. Local only: nothing is sent, and
     nothing is compressed: the tag comes from the files' hashes, cached between runs (services/filescan.py)."""
@@ -439,23 +451,16 @@ def digest_of(image: str | None) -> str | None:
 
 
 @contextmanager
-def planned_image(
-    cloud: GoogleCloud,
-    reporter: Reporter,
-    plan: Plan,
-    *,
-    image: str | None,
-    build_inputs: BuildInputs | None,
-    source: PreparedSource | None,
-) -> Iterator[BuildResult | None]:
+def planned_image(cloud: GoogleCloud, reporter: Reporter, plan: Plan, where: Placement) -> Iterator[BuildResult | None]:
     """The build steps of a deploy, added to ``plan``; None (and no steps) when an image is given.
 
     A source the caller prepared (to check the context before anything else) stays the caller's to clean up; one
     packed here lives until the block ends.
     """
-    if image is not None:
+    if where.image is not None:
         yield None
         return
+    build_inputs, source = where.build_inputs, where.source
     if build_inputs is None:
         raise DeployerError("nothing to deploy: neither a build nor an image was given")
     owned = None

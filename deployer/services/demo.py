@@ -13,7 +13,7 @@ from deployer.config import load_config
 from deployer.errors import DeployerError
 from deployer.gcp import GoogleCloud, Target
 from deployer.reporter import Reporter
-from deployer.services.build import inputs_from_config
+from deployer.services.build import Placement, inputs_from_config
 from deployer.services.deploy_run import DeployResult, RunDeployer
 from deployer.services.local_emulator import LocalEmulator
 
@@ -94,9 +94,8 @@ def run_demo(reporter: Reporter, *, keep: bool = False) -> DemoOutcome:
             name, service = config.service(None)
             inputs = inputs_from_config(config, name, service)
             cloud = GoogleCloud(Target(emulator_url=emulator.url))
-            result = RunDeployer(cloud, reporter).deploy(
-                name, service, project=inputs.project, region=inputs.region, build_inputs=inputs
-            )
+            where = Placement(inputs.project, inputs.region, inputs)
+            result = RunDeployer(cloud, reporter).deploy(name, service, where)
             status, answer = _call(result.url)
             missing = None if engine else no_engine_line()
             if missing:

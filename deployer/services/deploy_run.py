@@ -11,12 +11,13 @@ import re
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from deployer.config import ServiceConfig
 from deployer.errors import BadInput, DeployerError
 from deployer.gcp import GoogleCloud
+from deployer.gcp.bodies import traffic as split
 from deployer.gcp.bodies.run import (
     PREVIEW_PIN_LABEL,
     ServiceSpec,
@@ -28,10 +29,11 @@ from deployer.gcp.bodies.run import (
     updated_mask,
     with_public_access,
 )
+from deployer.gcp.bodies.run_diff import field_changes
 from deployer.gcp.run import RevisionFailure, RunService
 from deployer.plan import Action, Result, Step
 from deployer.reporter import Reporter
-from deployer.services.build import BuildInputs, BuildResult, PreparedSource, digest_of, planned_image
+from deployer.services.build import BuildResult, Placement, digest_of, planned_image
 from deployer.services.deployed import tag_deployed
 
 REVISION_TIMEOUT_S = 900.0
@@ -44,6 +46,25 @@ REVISION_TIMEOUT_S = 900.0
 _TAG_RE = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
 MIN_TAG = 3
 MAX_TAG_WITH_SERVICE = 46
+
+
+@dataclass(frozen=True)
+class TrafficAsk:
+    """What a regular deploy asks of traffic: a canary's percent, or all of it to the new revision."""
+
+    canary: int | None = None
+    to_latest: bool = False
+
+    def targets(self, current: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """The traffic this deploy sets; None to leave it as it is (it follows the latest, or a kept split)."""
+        if self.canary is not None:
+            return split.targets_of(split.canary(current, self.canary))
+        if self.to_latest and split.follows_latest(current) != 100:
+            return split.targets_of(split.to_latest(current))
+        return None
+
+
+_AS_IS = TrafficAsk()
 
 
 @dataclass(frozen=True)
@@ -64,6 +85,9 @@ class DeployResult(Result):
     revision: str = ""
     build: BuildResult | None = None
     preview: str = ""  # the traffic tag of a preview deploy; its URL is ``url``
+    changes: list[str] = field(default_factory=list)  # the owned fields that change, "key: old → new"
+    share: int | None = None  # the percent of traffic the deployed revision serves once applied
+    kept_split: str = ""  # a split pinned to revisions that this deploy keeps (the new revision's share is in it)
 
     def fields(self) -> dict[str, Any]:
         return {
@@ -77,6 +101,9 @@ class DeployResult(Result):
             "preview": bool(self.preview),
             "tag": self.preview or None,
             "build": self.build.to_json() if self.build else None,
+            "changes": self.changes,
+            "traffic_percent": self.share,
+            "kept_split": self.kept_split or None,
         }
 
 
@@ -107,13 +134,10 @@ class RunDeployer:
         self,
         name: str,
         config: ServiceConfig,
+        where: Placement,
         *,
-        project: str,
-        region: str,
-        build_inputs: BuildInputs | None,
-        image: str | None = None,
-        source: PreparedSource | None = None,
         preview: str | None = None,
+        traffic: TrafficAsk = _AS_IS,
     ) -> Iterator[DeployResult]:
         """Compute the plan (reads only). The packed context lives until the block ends, for the plan's apply.
 
@@ -121,35 +145,22 @@ class RunDeployer:
         """
         if preview is not None:
             check_preview_tag(preview, name)
+        project, region, image = where.project, where.region, where.image
         result = DeployResult(service=name, project=project, region=region, preview=preview or "")
         full_name = f"projects/{project}/locations/{region}/services/{name}"
         # The service (then its policy, when it exists) does not depend on the build's reads: they go out together.
         with ThreadPoolExecutor(1, thread_name_prefix="deployer-run-reads") as pool:
             reads = _ServiceReads(pool.submit(self._read_service, full_name, with_policy=preview is None))
-            with planned_image(
-                self._cloud, self._reporter, result.plan, image=image, build_inputs=build_inputs, source=source
-            ) as result.build:
+            with planned_image(self._cloud, self._reporter, result.plan, where) as result.build:
                 if preview is not None:
                     self._plan_preview(result, config, image, preview, reads)
                 else:
-                    self._plan_service(result, config, image, reads)
+                    self._plan_service(result, config, image, reads, traffic)
                 yield result
 
-    def deploy(
-        self,
-        name: str,
-        config: ServiceConfig,
-        *,
-        project: str,
-        region: str,
-        build_inputs: BuildInputs | None,
-        image: str | None = None,
-        dry_run: bool = False,
-        preview: str | None = None,
-    ) -> DeployResult:
-        with self.planned(
-            name, config, project=project, region=region, build_inputs=build_inputs, image=image, preview=preview
-        ) as result:
+    def deploy(self, name: str, config: ServiceConfig, where: Placement, *, dry_run: bool = False) -> DeployResult:
+        """Plan and apply unless ``dry_run``."""
+        with self.planned(name, config, where) as result:
             result.dry_run = dry_run
             if not dry_run:
                 result.apply()
@@ -168,7 +179,7 @@ class RunDeployer:
         return service, policy
 
     def _plan_service(
-        self, result: DeployResult, config: ServiceConfig, image: str | None, reads: _ServiceReads
+        self, result: DeployResult, config: ServiceConfig, image: str | None, reads: _ServiceReads, ask: TrafficAsk
     ) -> None:
         parent = f"projects/{result.project}/locations/{result.region}"
         name = f"{parent}/services/{result.service}"
@@ -184,6 +195,11 @@ class RunDeployer:
 
         if current is not None:
             finish(current)
+        if current is None and ask.canary is not None:
+            raise BadInput(
+                f"--canary {ask.canary}: service {result.service} does not exist yet: there is nothing to split with",
+                "deploy it once without --canary",
+            )
         if current is None:
             result.plan.add(
                 Step(
@@ -203,22 +219,35 @@ class RunDeployer:
             )
         else:
             changed = owned_differences(desired, current.doc)
+            result.changes = field_changes(desired, current.doc)
             if PREVIEW_PIN_LABEL in (current.doc.get("labels") or {}):
                 changed.append("traffic (back to the latest revision, pinned by a preview)")
+            body, mask = _with_traffic(current.doc, desired, ask)
+            if "traffic" in body and body["traffic"] != current.doc.get("traffic"):
+                before = split.split_text(split.shares(current.doc))
+                after = split.split_text(split.shares({**current.doc, "trafficStatuses": body["traffic"]}))
+                result.changes.append(f"traffic: {before} → {after}")
+                changed.append("traffic")
+            follows = split.follows_latest(body)
+            if follows < 100:
+                result.kept_split = split.split_text(split.shares(body, routed=False))
+                self._reporter.warn(
+                    f"{result.service}'s traffic is split by revision and this deploy keeps that split: the new "
+                    f"revision gets {follows} % ({result.kept_split}); pass --to-latest to send it all traffic"
+                )
             build_pending = result.build is not None and result.build.digest is None
             if not changed and not build_pending:
                 result.plan.add(Step(Action.NOOP, name, "service is up to date"))
             else:
-                what = ", ".join(_short_path(p) for p in changed) or "the image, once built"
-                body = updated_body(current.doc, desired)
-                mask = updated_mask(current.doc, desired)
+                what = "; ".join(result.changes) or ", ".join(_short_path(p) for p in changed)
+                what = what or "the image, once built"
                 result.plan.add(
                     Step(
                         Action.UPDATE,
                         name,
                         f"update service {result.service}: {what}",
                         {"method": "PATCH", "url": f"/v2/{name}?updateMask={','.join(mask)}", "body": body},
-                        apply=lambda: self._apply_service(result, config, image, parent, current),
+                        apply=lambda: self._apply_service(result, config, image, parent, current, ask),
                         validate=lambda: run.update_service(
                             body, update_mask=mask, timeout_s=REVISION_TIMEOUT_S, validate_only=True
                         ),
@@ -233,6 +262,7 @@ class RunDeployer:
         image: str | None,
         parent: str,
         current: RunService | None,
+        ask: TrafficAsk | None = None,
     ) -> None:
         """Create or update, with the image as built; waits until the new revision is ready."""
         desired = service_body(service_spec(config, self._desired_image(result, image)))
@@ -244,21 +274,27 @@ class RunDeployer:
                     service = run.create_service(parent, result.service, desired, timeout_s=REVISION_TIMEOUT_S)
                 else:
                     pinned = PREVIEW_PIN_LABEL in (current.doc.get("labels") or {})
-                    if not owned_differences(desired, current.doc) and not pinned:
+                    body, mask = _with_traffic(current.doc, desired, ask or TrafficAsk())
+                    moves = body.get("traffic") != current.doc.get("traffic")
+                    if not owned_differences(desired, current.doc) and not pinned and not moves:
                         # The build produced the image the service already runs: nothing to change.
                         self._reporter.info("The new build produced the running image: service unchanged")
                         return
-                    service = run.update_service(
-                        updated_body(current.doc, desired),
-                        update_mask=updated_mask(current.doc, desired),
-                        timeout_s=REVISION_TIMEOUT_S,
-                    )
+                    service = run.update_service(body, update_mask=mask, timeout_s=REVISION_TIMEOUT_S)
         except RevisionFailure as failure:
             raise _explain_revision_failure(result, config, failure) from None
         result.url = service.uri
         result.revision = service.latest_ready_revision
         tag_deployed(self._cloud, self._reporter, self._desired_image(result, image), "run", result.service)
-        self._reporter.info(f"Revision {result.revision} is serving 100% of traffic")
+        routed = split.shares(service.doc)
+        result.share = sum(s.percent for s in routed if s.revision == result.revision)
+        if result.share == 100:
+            self._reporter.info(f"Revision {result.revision} is serving 100% of traffic")
+        else:
+            self._reporter.warn(
+                f"Revision {result.revision} is serving {result.share}% of traffic; the split is "
+                f"{split.split_text(routed)}"
+            )
 
     def _plan_preview(
         self, result: DeployResult, config: ServiceConfig, image: str | None, tag: str, reads: _ServiceReads
@@ -367,6 +403,28 @@ def check_preview_tag(tag: str, service: str) -> None:
             f"{service!r} together at most {MAX_TAG_WITH_SERVICE})",
             "use the pull request's number, e.g. --preview pr-123",
         )
+
+
+def check_traffic_flags(canary: int | None, to_latest: bool, preview: str | None) -> None:
+    """--canary is a percent from 1 to 99; it, --to-latest and --preview each ask for a different split."""
+    if canary is not None and not 1 <= canary <= 99:
+        raise BadInput(f"--canary {canary}: the new revision's percent of traffic, from 1 to 99")
+    if sum([canary is not None, to_latest, preview is not None]) > 1:
+        raise BadInput("--canary, --to-latest and --preview ask for different splits", "pass one of them")
+
+
+def _with_traffic(
+    current: dict[str, Any], desired: dict[str, Any], ask: TrafficAsk
+) -> tuple[dict[str, Any], list[str]]:
+    """The update's body and mask: the owned fields, and the traffic ``ask`` sets (a canary, --to-latest)."""
+    body = updated_body(current, desired)
+    mask = updated_mask(current, desired)
+    targets = ask.targets(body)
+    if targets is not None:
+        body["traffic"] = targets
+        if "traffic" not in mask:
+            mask.append("traffic")
+    return body, mask
 
 
 def _tag_url(service: dict[str, Any], tag: str) -> str:

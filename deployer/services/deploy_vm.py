@@ -45,7 +45,7 @@ from deployer.reporter import Reporter
 from deployer.services.build import (
     BuildInputs,
     BuildResult,
-    PreparedSource,
+    Placement,
     digest_of,
     inputs_from_config,
     planned_image,
@@ -138,16 +138,7 @@ class VmDeployer:
 
     @contextmanager
     def planned(
-        self,
-        name: str,
-        config: VmConfig,
-        *,
-        project: str,
-        region: str,
-        build_inputs: BuildInputs | None,
-        image: str | None = None,
-        source: PreparedSource | None = None,
-        runtime_account: str | None = None,
+        self, name: str, config: VmConfig, where: Placement, *, runtime_account: str | None = None
     ) -> Iterator[VmDeployResult]:
         """Compute the plan (reads only): GPU checks and quota first, so a deploy that cannot land uploads nothing.
 
@@ -155,6 +146,7 @@ class VmDeployer:
         config names an account.
         """
         choice = config.gpu_choice  # raises BadInput for a bad combination, before any request
+        project, region, image = where.project, where.region, where.image
         check_zone_in_region(config.zone, region)
         result = VmDeployResult(
             name=name,
@@ -168,9 +160,7 @@ class VmDeployer:
         reads = VmPreflight(self._cloud, self._reporter, name=name, project=project, region=region)
         preflight = reads.run(config, choice, runtime_account)
         result.service_account = preflight.service_account
-        with planned_image(
-            self._cloud, self._reporter, result.plan, image=image, build_inputs=build_inputs, source=source
-        ) as result.build:
+        with planned_image(self._cloud, self._reporter, result.plan, where) as result.build:
             self._plan_vm(result, config, preflight, image)
             self._plan_firewall(result, config, preflight.firewall)
             yield result

@@ -479,6 +479,17 @@ def register(emulator: Emulator) -> None:
             doc["updateTime"] = now_rfc3339()
             return copy_doc(doc)
 
+    def _deleted(project: str, location: str) -> dict[str, Any]:
+        """A delete's long-running operation, whose response is Empty."""
+
+        def work(handle: OperationHandle) -> dict[str, Any]:
+            return {"@type": EMPTY_TYPE}
+
+        operation = f"projects/{project}/locations/{location}/operations/{uuid.uuid4()}"
+        emulator.start_operation(operation, {"@type": OPERATION_METADATA_TYPE}, work)
+        # Answer the operation as created (not done), whatever the background work has reached meanwhile.
+        return {"name": operation, "metadata": {"@type": OPERATION_METADATA_TYPE}, "done": False}
+
     @router.route("DELETE", repo_base)
     def delete_repository(req: Request, project: str, location: str, repository: str) -> dict[str, Any]:
         name = _repository_name(project, location, repository)
@@ -490,14 +501,7 @@ def register(emulator: Emulator) -> None:
                 rows = emulator.state.table(table)
                 for key in [k for k in rows if k.startswith(f"{name}/")]:
                     del rows[key]
-
-        def work(handle: OperationHandle) -> dict[str, Any]:
-            return {"@type": EMPTY_TYPE}
-
-        operation = f"projects/{project}/locations/{location}/operations/{uuid.uuid4()}"
-        emulator.start_operation(operation, {"@type": OPERATION_METADATA_TYPE}, work)
-        # Answer the operation as created (not done), whatever the background work has reached meanwhile.
-        return {"name": operation, "metadata": {"@type": OPERATION_METADATA_TYPE}, "done": False}
+        return _deleted(project, location)
 
     # -- docker images --
     @router.route("GET", repo_base + "/dockerImages")
@@ -591,6 +595,26 @@ def register(emulator: Emulator) -> None:
             if _split_image_name(image["name"])[1] == version:
                 return _version_doc(repo["name"], image, _local_facts(image["name"]), full=full)
         raise not_found(f'Requested entity was not found. Version "{name}" not found.')
+
+    @router.route("DELETE", repo_base + "/packages/{package}/versions/{version=**}")
+    def delete_version(
+        req: Request, project: str, location: str, repository: str, package: str, version: str
+    ) -> dict[str, Any]:
+        """DeleteVersion (artifactregistry_v1 types/version.py, DeleteVersionRequest): "By default, a version that is
+        tagged may not be deleted. If force=true, the version and any tags pointing to the version are deleted."""
+        repo, images = _package_images(req, project, location, repository, package)
+        name = f"{repo['name']}/packages/{_escape(package)}/versions/{version}"
+        emulator.authorize(req, "artifactregistry.versions.delete", name)
+        image = next((i for i in images if _split_image_name(i["name"])[1] == version), None)
+        if image is None:
+            raise not_found(f'Requested entity was not found. Version "{name}" not found.')
+        if image.get("tags") and not req.flag("force"):
+            # Unconfirmed wording; the rule is the request's documented one.
+            raise ApiError("FAILED_PRECONDITION", f'Version "{name}" is tagged; delete it with force=true.')
+        with emulator.mutation():
+            for table in (IMAGES, LOCAL):
+                emulator.state.table(table).pop(image["name"], None)
+        return _deleted(project, location)
 
     # -- tags --
     def _tags(repo_name: str, package: str, images: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -175,6 +175,22 @@ def test_tag_absent_then_present_after_a_build_and_moves_on_rebuild(emulator: An
     assert sorted(versions) == sorted(f"{repo.name}/packages/web/versions/{d}" for d in (digest, new_digest))
 
 
+def test_delete_version_needs_force_for_a_tagged_one(emulator: Any) -> None:
+    """DeleteVersionRequest.force: "By default, a version that is tagged may not be deleted." """
+    project = _project()
+    repo = _docker_repo(emulator, project)
+    client = _ar(emulator)
+    digest = _build(emulator, project, f"{LOCATION}-docker.pkg.dev/{project}/apps/gone:v1", b"FROM scratch\n")
+    version = f"{repo.name}/packages/gone/versions/{digest.results.images[0].digest}"
+    # FAILED_PRECONDITION is HTTP 400, which the REST client raises as BadRequest.
+    with pytest.raises(exceptions.BadRequest, match="is tagged"):
+        client.delete_version(request={"name": version}).result(timeout=30)
+    client.delete_version(request={"name": version, "force": True}).result(timeout=30)
+    with pytest.raises(exceptions.NotFound):
+        client.get_version(name=version)
+    assert list(client.list_docker_images(parent=repo.name)) == []
+
+
 def test_packages_with_a_slash_and_placeholder_marking(emulator: Any) -> None:
     project = _project()
     repo = _docker_repo(emulator, project)

@@ -66,3 +66,23 @@ def cleanup_policies(keep_versions: int, untagged_older_than_s: int) -> dict[str
             "condition": {"tagState": "TAGGED", "tagPrefixes": list(BUILD_TAG_PREFIXES), "olderThan": older_than},
         },
     }
+
+
+def version_name(image: str) -> str | None:
+    """The Artifact Registry version of ``LOCATION-docker.pkg.dev/PROJECT/REPO/PACKAGE@sha256:…``
+    (``projects/P/locations/L/repositories/R/packages/PACKAGE/versions/sha256:…``, the package's "/" as %2F);
+    None for an image elsewhere or named by a tag only."""
+    from urllib.parse import quote
+
+    path, at, digest = image.partition("@")
+    host, _, rest = path.partition("/")
+    parts = rest.split("/", 2)
+    if not at or not host.endswith("-docker.pkg.dev") or len(parts) != 3:
+        return None
+    project, repository, package = parts
+    package = package.split(":", 1)[0]
+    location = host.removesuffix("-docker.pkg.dev")
+    return (
+        f"projects/{project}/locations/{location}/repositories/{repository}/packages/{quote(package, safe='')}"
+        f"/versions/{digest}"
+    )

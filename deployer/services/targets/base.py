@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from deployer.errors import DeployerError
 from deployer.plan import Result
+from deployer.services.build import Placement
 from deployer.services.predeploy import ReadyToDeploy, check_readiness, ready_to_deploy, repository_exists_of
 
 if TYPE_CHECKING:
@@ -35,6 +36,8 @@ class DeployRequest:
     allow_credential_files: tuple[str, ...] = ()
     preview: str | None = None  # a traffic tag: a revision that receives no traffic (Cloud Run services only)
     check: bool = False  # run the readiness checks even when the plan changes nothing
+    canary: int | None = None  # the new revision's percent of traffic; the rest stays where it is (services only)
+    to_latest: bool = False  # all traffic to the new revision, even when a split is pinned (services only)
 
 
 class Target(Protocol[R]):
@@ -60,6 +63,12 @@ class Target(Protocol[R]):
 
     def summary(self, result: R) -> list[str]:
         """The lines that say what runs where once the plan is applied."""
+
+
+def placement(ready: ReadyToDeploy, request: DeployRequest) -> Placement:
+    """Where the checks found the deploy goes, and what it runs: the given image, or the build of the context."""
+    inputs = ready.inputs
+    return Placement(inputs.project, inputs.region, None if request.image else inputs, request.image, ready.source)
 
 
 def warn_secret_env(target: Target[R], reporter: Reporter) -> None:

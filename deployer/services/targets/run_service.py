@@ -6,8 +6,14 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 from deployer.services.build import BuildInputs, inputs_from_config
-from deployer.services.deploy_run import DeployResult, RunDeployer, check_preview_tag
-from deployer.services.targets.base import DeployRequest
+from deployer.services.deploy_run import (
+    DeployResult,
+    RunDeployer,
+    TrafficAsk,
+    check_preview_tag,
+    check_traffic_flags,
+)
+from deployer.services.targets.base import DeployRequest, placement
 
 if TYPE_CHECKING:
     from deployer.config import ResolvedConfig
@@ -28,6 +34,7 @@ class RunServiceTarget:
     def check(self, request: DeployRequest) -> None:
         if request.preview is not None:
             check_preview_tag(request.preview, self.name)
+        check_traffic_flags(request.canary, request.to_latest, request.preview)
 
     def build_inputs(self, request: DeployRequest) -> BuildInputs:
         return inputs_from_config(
@@ -49,20 +56,18 @@ class RunServiceTarget:
         service = self.service
         if ready.runtime_account and not service.service_account:
             service = service.model_copy(update={"service_account": ready.runtime_account})
-        return RunDeployer(cloud, reporter).planned(
-            self.name,
-            service,
-            project=ready.inputs.project,
-            region=ready.inputs.region,
-            build_inputs=None if request.image else ready.inputs,
-            image=request.image,
-            preview=request.preview,
-            source=ready.source,
-        )
+        traffic = TrafficAsk(request.canary, request.to_latest)
+        where = placement(ready, request)
+        return RunDeployer(cloud, reporter).planned(self.name, service, where, preview=request.preview, traffic=traffic)
 
     def summary(self, result: DeployResult) -> list[str]:
         if result.preview:
             first = f"Preview {result.preview} of {self.name} (no traffic): {result.url}"
         else:
             first = f"Service {self.name}: {result.url}"
-        return [first, f"  image:    {result.image}@{result.digest}", f"  revision: {result.revision}"]
+        lines = [first, f"  image:    {result.image}@{result.digest}", f"  revision: {result.revision}"]
+        if result.share is not None and not result.preview:
+            lines.append(
+                f"  traffic:  {result.share} %" + (f" (split kept: {result.kept_split})" if result.kept_split else "")
+            )
+        return lines

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from deployer.errors import BadInput
 from deployer.services.build import BuildInputs
 from deployer.services.deploy_vm import VmDeployer, VmDeployResult, shape_text, vm_build_inputs
-from deployer.services.targets.base import DeployRequest
+from deployer.services.targets.base import DeployRequest, placement
 
 if TYPE_CHECKING:
     from deployer.config import ResolvedConfig
@@ -27,10 +27,15 @@ class VmTarget:
         self.vm = config.vms[name]
 
     def check(self, request: DeployRequest) -> None:
-        if request.preview is not None:
-            raise BadInput(
-                f"--preview is for Cloud Run services; {self.name} is a [vms] target", "deploy it without --preview"
-            )
+        for flag, given in (
+            ("--preview", request.preview),
+            ("--canary", request.canary),
+            ("--to-latest", request.to_latest),
+        ):
+            if given:
+                raise BadInput(
+                    f"{flag} is for Cloud Run services; {self.name} is a [vms] target", f"deploy it without {flag}"
+                )
 
     def build_inputs(self, request: DeployRequest) -> BuildInputs:
         return vm_build_inputs(
@@ -49,16 +54,8 @@ class VmTarget:
     def plan(
         self, cloud: GoogleCloud, reporter: Reporter, ready: ReadyToDeploy, request: DeployRequest
     ) -> AbstractContextManager[VmDeployResult]:
-        return VmDeployer(cloud, reporter).planned(
-            self.name,
-            self.vm,
-            project=ready.inputs.project,
-            region=ready.inputs.region,
-            build_inputs=None if request.image else ready.inputs,
-            image=request.image,
-            source=ready.source,
-            runtime_account=ready.runtime_account,
-        )
+        where = placement(ready, request)
+        return VmDeployer(cloud, reporter).planned(self.name, self.vm, where, runtime_account=ready.runtime_account)
 
     def summary(self, result: VmDeployResult) -> list[str]:
         lines = [

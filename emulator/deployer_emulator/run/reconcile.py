@@ -65,6 +65,9 @@ class Reconciler(RunBase):
         weighted: dict[str, int] = {}
         tagged: dict[str, str] = {}
         statuses: list[dict[str, Any]] = []
+        # run_v2 traffic_target.proto: TrafficTargetAllocationType LATEST "allocates instances to the Service's latest
+        # ready Revision", REVISION "to a Revision by name"; a TrafficTarget's percent "defaults to zero" and its tag
+        # is "part of the URI to exclusively reference this target" (so a 0 % tagged revision still runs, below).
         for target in doc["traffic"]:
             if target["type"] == LATEST:
                 revision_name = latest_ready
@@ -90,6 +93,8 @@ class Reconciler(RunBase):
                 weighted[revision_name] = weighted.get(revision_name, 0) + percent
             if target.get("tag"):
                 tagged[target["tag"]] = revision_name
+            # TrafficTargetStatus repeats the target's type, revision, percent and tag, and adds uri ("Displays the
+            # target URI") for a tagged one; a LATEST target names no revision there, as in the request.
             status = {k: v for k, v in target.items() if k in ("type", "revision", "percent", "tag")}
             statuses.append(status)
         targets: dict[str, Target] = {}

@@ -52,9 +52,7 @@ class Revisions(RunBase):
         name = f"{service_name}/revisions/{revision}"
         self.emulator.authorize(req, "run.revisions.delete", name)
         with self.emulator.mutation():
-            doc = copy.deepcopy(self._table(REVISIONS).get(name))
-            if doc is None:
-                raise _revision_missing(project, location, revision)
+            doc = self._stored_copy(REVISIONS, name, _revision_missing(project, location, revision))
             owner = self._table(SERVICES).get(service_name, {})
             serving = {
                 s.get("revision") or _short(owner.get("latestReadyRevision", ""))
@@ -72,9 +70,7 @@ class Revisions(RunBase):
                     "FAILED_PRECONDITION",
                     f"Revision {revision} is the latest revision of service {service} and cannot be deleted.",
                 )
-            etag = req.param("etag")
-            if etag and etag != doc.get("etag"):
-                raise ApiError("ABORTED", f"The etag '{etag}' does not match the revision's current etag.")
+            self._check_etag(req, doc, "revision")
             if req.flag("validateOnly"):
                 return _done_operation(self._operation_name(project, location), REVISION_TYPE, doc)
             del self._table(REVISIONS)[name]

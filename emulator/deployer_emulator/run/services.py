@@ -29,7 +29,6 @@ from deployer_emulator.run.base import (
     _service_missing,
     _short,
     _split_service,
-    _uuid,
 )
 from deployer_emulator.run.reconcile import Reconciler
 from deployer_emulator.run.validation import (
@@ -56,11 +55,7 @@ class Services(Reconciler):
         name = f"{service_doc['name']}/revisions/{revision_id}"
         project, location, service_id = _split_service(service_doc["name"])
         doc: dict[str, Any] = {
-            "name": name,
-            "uid": _uuid(self.emulator),
-            "generation": "1",
-            "createTime": now,
-            "updateTime": now,
+            **self._new_doc(name, now),
             "launchStage": service_doc.get("launchStage", "GA"),
             "service": service_doc["name"],
             "reconciling": True,
@@ -100,11 +95,7 @@ class Services(Reconciler):
         who = caller_email(req.caller)
         doc: dict[str, Any] = {
             **desired,
-            "name": name,
-            "uid": _uuid(self.emulator),
-            "generation": "1",
-            "createTime": now,
-            "updateTime": now,
+            **self._new_doc(name, now),
             "etag": _etag(),
             "reconciling": True,
             "terminalCondition": {"type": "Ready", "state": RECONCILING, "lastTransitionTime": now},
@@ -255,12 +246,8 @@ class Services(Reconciler):
         name = f"projects/{project}/locations/{location}/services/{service}"
         self.emulator.authorize(req, "run.services.delete", name)
         with self.emulator.mutation():
-            doc = copy.deepcopy(self._table(SERVICES).get(name))
-            if doc is None:
-                raise _service_missing(project, location, service)
-            etag = req.param("etag")
-            if etag and etag != doc.get("etag"):
-                raise ApiError("ABORTED", f"The etag '{etag}' does not match the service's current etag.")
+            doc = self._stored_copy(SERVICES, name, _service_missing(project, location, service))
+            self._check_etag(req, doc, "service")
             if req.flag("validateOnly"):
                 return _done_operation(self._operation_name(project, location), SERVICE_TYPE, doc)
             del self._table(SERVICES)[name]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from deployer_emulator.core import Emulator
+from deployer_emulator.core import Emulator, Request
+from deployer_emulator.errors import ApiError
 from deployer_emulator.protos import merge_json, to_json
-from deployer_emulator.run.base import INTERNAL, REVISIONS, SERVICES, _service_missing, _split_service
+from deployer_emulator.run.base import INTERNAL, REVISIONS, SERVICES, _service_missing, _split_service, _uuid
 from deployer_emulator.run.runtime import Runtime
 
 
@@ -29,6 +30,24 @@ class RunBase:
             if doc is None:
                 raise _service_missing(project, location, service)
             return copy.deepcopy(doc)
+
+    def _stored_copy(self, table: str, name: str, missing: ApiError) -> dict[str, Any]:
+        """A copy of a stored document (the caller holds the state's lock), or ``missing`` raised."""
+        doc = self._table(table).get(name)
+        if doc is None:
+            raise missing
+        return copy.deepcopy(doc)
+
+    @staticmethod
+    def _check_etag(req: Request, doc: dict[str, Any], kind: str) -> None:
+        """A Delete*Request's ``etag`` that does not match (AIP-154: ABORTED, 409). Unconfirmed wording."""
+        etag = req.param("etag")
+        if etag and etag != doc.get("etag"):
+            raise ApiError("ABORTED", f"The etag '{etag}' does not match the {kind}'s current etag.")
+
+    def _new_doc(self, name: str, now: str) -> dict[str, Any]:
+        """What every resource Cloud Run makes starts with: its name, a uid, generation 1, its times."""
+        return {"name": name, "uid": _uuid(self.emulator), "generation": "1", "createTime": now, "updateTime": now}
 
     def _operation_name(self, project: str, location: str) -> str:
         return f"projects/{project}/locations/{location}/operations/{self.emulator.new_id()}"

@@ -18,6 +18,7 @@ from google.cloud import run_v2
 from run_support import (
     BY_REVISION,
     FAILED,
+    LATEST,
     LOCATION,
     REVISION_RE,
     SUCCEEDED,
@@ -253,6 +254,45 @@ def test_engine_removes_a_revision_that_no_longer_receives_traffic(engine_emulat
 
     assert containers_named(old) == []  # scaled to zero, as Google does with a revision without traffic
     assert requests.get(second.uri, timeout=10).text == f"{short(second.latest_ready_revision)} says again"
+    client.delete_service(name=first.name).result(timeout=60)
+
+
+@pytest.mark.containers
+def test_engine_keeps_a_tagged_revision_at_0_percent_running_until_its_tag_goes(
+    engine_emulator: Any, app_image: str
+) -> None:
+    """A tag URL reaches its revision whatever its percent (TrafficTarget.tag: "a string to be part of the URI to
+    exclusively reference this target", run_v2 traffic_target.proto); without traffic or a tag it scales to zero."""
+    client = services_client(engine_emulator.url)
+    parent = f"projects/run-engine/locations/{LOCATION}"
+    first = client.create_service(parent=parent, service_id="tagged", service=service_body(APP_IMAGE)).result(
+        timeout=90
+    )
+    old = short(first.latest_ready_revision)
+    engine_emulator.settings(run_idle_revision_remove_s=0.5)
+    try:
+        first.template.containers[0].env = [run_v2.EnvVar(name="GREETING", value="new")]
+        first.traffic = [
+            run_v2.TrafficTarget(type_=LATEST, percent=100),
+            run_v2.TrafficTarget(type_=BY_REVISION, revision=old, percent=0, tag="old"),
+        ]
+        second = client.update_service(service=first).result(timeout=90)
+        time.sleep(2)  # past the idle delay: a revision with only a tag is not idle
+        (status,) = [s for s in second.traffic_statuses if s.tag == "old"]
+        assert (status.type_, status.revision, status.percent) == (BY_REVISION, old, 0)
+        assert requests.get(status.uri, timeout=10).text == f"{old} says hello"
+        assert {requests.get(second.uri, timeout=10).text for _ in range(10)} == {
+            f"{short(second.latest_ready_revision)} says new"
+        }
+        second.traffic = [run_v2.TrafficTarget(type_=LATEST, percent=100)]
+        client.update_service(service=second).result(timeout=90)
+        name = f"deployer-emu-run-engine-tagged-{old}"
+        deadline = time.monotonic() + 30
+        while containers_named(name) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert containers_named(name) == []
+    finally:
+        engine_emulator.settings(run_idle_revision_remove_s=30.0)
     client.delete_service(name=first.name).result(timeout=60)
 
 
