@@ -125,6 +125,38 @@ class Clients:
         return run_v2.RevisionsClient(**self._options())
 
     @cached_property
+    def run_jobs(self) -> Any:
+        from google.cloud import run_v2
+
+        return run_v2.JobsClient(**self._options())
+
+    @cached_property
+    def run_executions(self) -> Any:
+        from google.cloud import run_v2
+
+        return run_v2.ExecutionsClient(**self._options())
+
+    @cached_property
+    def run_tasks(self) -> Any:
+        from google.cloud import run_v2
+
+        return run_v2.TasksClient(**self._options())
+
+    def logging(self, project: str) -> Any:
+        """Cloud Logging's client over HTTP/JSON (its generated client has no REST transport)."""
+        from google.api_core.client_info import ClientInfo
+        from google.cloud import logging  # type: ignore[attr-defined]
+
+        options = {"api_endpoint": self.target.emulator_url} if self.target.emulator_url else None
+        return logging.Client(
+            project=project,
+            credentials=self.credentials,
+            client_options=options,
+            client_info=ClientInfo(user_agent=f"deployer/{__version__}"),  # type: ignore[no-untyped-call]
+            _use_grpc=False,
+        )
+
+    @cached_property
     def resource_manager(self) -> Any:
         from google.cloud import resourcemanager_v3
 

@@ -112,6 +112,11 @@ class Engine:
         result = self._run(["logs", "--tail", str(tail), container_id])
         return (result.stdout + result.stderr).strip()
 
+    def output(self, container_id: str) -> tuple[str, str]:
+        """Everything the container wrote: (stdout, stderr), kept apart as the engine keeps them."""
+        result = self._run(["logs", container_id])
+        return result.stdout, result.stderr
+
     def remove(self, container_id: str) -> None:
         self._run(["rm", "-f", "-t", "2", container_id], timeout=60)
 

@@ -276,6 +276,15 @@ class Runtime:
             proxy.close()
         _in_parallel([functools.partial(self.stop, name) for name in names])
 
+    def track(self, container_id: str) -> None:
+        """A container started elsewhere (a job's task) that shutdown must remove too."""
+        with self._lock:
+            self._started.add(container_id)
+
+    def untrack(self, container_id: str) -> None:
+        with self._lock:
+            self._started.discard(container_id)
+
     def _remove(self, container_id: str) -> None:
         self.engine.remove(container_id)
         with self._lock:
