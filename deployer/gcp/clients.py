@@ -145,7 +145,7 @@ class Clients:
     def logging(self, project: str) -> Any:
         """Cloud Logging's client over HTTP/JSON (its generated client has no REST transport)."""
         from google.api_core.client_info import ClientInfo
-        from google.cloud import logging  # type: ignore[attr-defined]
+        from google.cloud import logging
 
         options = {"api_endpoint": self.target.emulator_url} if self.target.emulator_url else None
         return logging.Client(

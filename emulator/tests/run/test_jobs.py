@@ -8,13 +8,12 @@ from typing import Any
 import pytest
 import requests
 from google.api_core import exceptions as gexc
+from google.auth.credentials import AnonymousCredentials
 from google.cloud import run_v2
 from google.cloud.logging_v2.client import Client as LoggingClient
-from google.auth.credentials import AnonymousCredentials
+from run_support import PARENT, PROJECT, PUBLIC_IMAGE, api_error
 
 from deployer_emulator.testing import EmulatorHandle
-
-from run_support import PARENT, PROJECT, PUBLIC_IMAGE, api_error
 
 
 def clients(url: str) -> tuple[run_v2.JobsClient, run_v2.ExecutionsClient, run_v2.TasksClient]:
@@ -72,11 +71,13 @@ def test_limits_are_googles(emulator: EmulatorHandle, execution: dict[str, Any],
 def test_a_timeout_above_168_hours_and_reserved_env_are_refused(emulator: EmulatorHandle) -> None:
     body = {"template": {"template": {"containers": [{"image": PUBLIC_IMAGE}], "timeout": f"{168 * 3600 + 1}s"}}}
     answer = requests.post(f"{emulator.url}/v2/{PARENT}/jobs", params={"jobId": "late"}, json=body, timeout=10)
-    assert answer.status_code == 400 and "timeout" in answer.json()["error"]["message"]
+    assert answer.status_code == 400
+    assert "timeout" in answer.json()["error"]["message"]
     env = [{"name": "CLOUD_RUN_TASK_INDEX", "value": "1"}]
     body = {"template": {"template": {"containers": [{"image": PUBLIC_IMAGE, "env": env}]}}}
     answer = requests.post(f"{emulator.url}/v2/{PARENT}/jobs", params={"jobId": "env"}, json=body, timeout=10)
-    assert answer.status_code == 400 and "CLOUD_RUN_TASK_INDEX" in answer.json()["error"]["message"]
+    assert answer.status_code == 400
+    assert "CLOUD_RUN_TASK_INDEX" in answer.json()["error"]["message"]
 
 
 SCRIPT = (

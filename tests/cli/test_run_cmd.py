@@ -1,0 +1,156 @@
+"""`deployer deploy JOB` and `deployer run JOB` against a real emulator; the container tier really runs the tasks.
+
+The job is the seed course's shape: an argparse script behind ``ENTRYPOINT ["python"]`` with default arguments in
+``CMD``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import run_v2
+from typer.testing import CliRunner
+
+from deployer.cli.app import app
+from deployer_emulator.testing import EmulatorHandle
+
+REGION = "europe-west4"
+SCRIPT = '''import argparse, sys
+parser = argparse.ArgumentParser()
+parser.add_argument("--arg1", default="none")
+parser.add_argument("--lr", default="-")
+parser.add_argument("--bs", default="-")
+parser.add_argument("--fail", type=int, default=0)
+args = parser.parse_args()
+print(f"arg1={args.arg1} lr={args.lr} bs={args.bs}", flush=True)
+sys.exit(args.fail)
+'''
+
+
+def make_job(directory: Path, extra: str = "") -> str:
+    project = f"jobs-{uuid.uuid4().hex[:10]}"
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "Dockerfile").write_text(
+        'FROM python:3.12-slim\nCOPY main.py /main.py\nWORKDIR /\nENTRYPOINT ["python"]\nCMD ["main.py", "--arg1", "a"]\n'
+    )
+    (directory / "main.py").write_text(SCRIPT)
+    (directory / "deployer.toml").write_text(
+        f'project = "{project}"\nregion = "{REGION}"\n\n[jobs.train]\nmax_retries = 0\n{extra}'
+    )
+    return project
+
+
+def invoke(emulator: EmulatorHandle, *args: str) -> Any:
+    env = {"DEPLOYER_EMULATOR_URL": emulator.url, "NO_COLOR": "1", "CI": "1"}
+    return CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
+
+
+def jobs_client(emulator: EmulatorHandle) -> run_v2.JobsClient:
+    return run_v2.JobsClient(
+        credentials=AnonymousCredentials(), transport="rest", client_options={"api_endpoint": emulator.url}
+    )
+
+
+def test_deploy_creates_the_job_and_an_unchanged_deploy_mutates_nothing(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    project = make_job(tmp_path / "job", 'tasks = 4\nparallelism = 2\ntimeout = "2h"\n')
+    first = invoke(emulator, "deploy", "train", "-C", str(tmp_path / "job"), "--json")
+    assert first.exit_code == 0, first.stderr
+    doc = json.loads(first.stdout)
+    assert doc["job"] == "train" and doc["changed"] is True
+    job = jobs_client(emulator).get_job(name=f"projects/{project}/locations/{REGION}/jobs/train")
+    assert (job.template.task_count, job.template.parallelism) == (4, 2)
+    assert job.template.template.timeout.seconds == 7200
+    assert job.template.template.max_retries == 0
+    assert job.labels["managed-by"] == "deployer"
+    assert job.execution_count == 0  # deploy runs nothing
+    emulator.mark()
+    second = invoke(emulator, "deploy", "train", "-C", str(tmp_path / "job"), "--json")
+    assert second.exit_code == 0, second.stderr
+    assert json.loads(second.stdout)["changed"] is False
+    assert emulator.mutating_requests() == []
+
+
+def test_a_config_change_updates_the_job(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    directory = tmp_path / "job"
+    project = make_job(directory)
+    assert invoke(emulator, "deploy", "train", "-C", str(directory)).exit_code == 0
+    (directory / "deployer.toml").write_text((directory / "deployer.toml").read_text() + "tasks = 3\n")
+    emulator.mark()
+    result = invoke(emulator, "deploy", "train", "-C", str(directory))
+    assert result.exit_code == 0, result.stderr
+    mutating = [f"{r['method']} {r['path']}" for r in emulator.mutating_requests()]
+    assert mutating == [f"PATCH /v2/projects/{project}/locations/{REGION}/jobs/train"]
+
+
+@pytest.mark.parametrize(
+    ("toml", "words"),
+    [
+        ("tasks = 10001\n", "jobs.train.tasks = 10001"),
+        ("max_retries = 11\n", "must be at most 10"),
+        ('timeout = "169h"\n', "jobs.train.timeout"),
+        ("tasks = 2\nparallelism = 3\n", "parallelism = 3 is more than tasks = 2"),
+    ],
+)
+def test_bad_job_config_exits_2_and_sends_nothing(
+    emulator: EmulatorHandle, tmp_path: Path, toml: str, words: str
+) -> None:
+    directory = tmp_path / "job"
+    make_job(directory)
+    text = (directory / "deployer.toml").read_text().replace("max_retries = 0\n", "")
+    (directory / "deployer.toml").write_text(text + toml)
+    emulator.mark()
+    result = invoke(emulator, "run", "train", "-C", str(directory))
+    assert result.exit_code == 2
+    assert "deployer.toml" in result.stderr and words in result.stderr
+    assert emulator.requests() == []
+
+
+def test_a_bad_sweep_exits_2_before_anything_is_sent(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    directory = tmp_path / "job"
+    make_job(directory)
+    emulator.mark()
+    result = invoke(emulator, "run", "train", "-C", str(directory), "--sweep", "lr")
+    assert result.exit_code == 2 and "--sweep" in result.stderr
+    assert emulator.requests() == []
+
+
+@pytest.mark.containers
+def test_run_args_sweep_and_failure_through_the_engine(engine_emulator: EmulatorHandle, tmp_path: Path) -> None:
+    directory = tmp_path / "job"
+    make_job(directory, 'sweep_args = ["main.py", "--lr", "{lr}", "--bs", "{bs}"]\n')
+
+    ran = invoke(engine_emulator, "run", "train", "-C", str(directory), "--args", "main.py --arg1 x")
+    assert ran.exit_code == 0, ran.stderr
+    assert "arg1=x lr=- bs=-" in ran.stdout
+    assert "1/1 tasks succeeded" in ran.stdout
+
+    sweep = invoke(
+        engine_emulator, "run", "train", "-C", str(directory), "--sweep", "lr=0.1,0.01", "--sweep", "bs=32,64",
+        "--max-parallel", "2", "--json",
+    )  # fmt: skip
+    assert sweep.exit_code == 0, sweep.stderr
+    doc = json.loads(sweep.stdout)
+    points = sorted((p["point"]["lr"], p["point"]["bs"]) for p in doc["points"])
+    assert points == [("0.01", "32"), ("0.01", "64"), ("0.1", "32"), ("0.1", "64")]
+    assert len({p["execution"] for p in doc["points"]}) == 4
+    assert all(p["status"] == "succeeded" for p in doc["points"])
+    logs = invoke(engine_emulator, "logs", "train", "-C", str(directory))
+    assert logs.exit_code == 0, logs.stderr
+    outputs = {line for line in logs.stdout.splitlines() if line.startswith("arg1=a lr=0")}
+    assert outputs == {f"arg1=a lr={lr} bs={bs}" for lr, bs in points}
+
+    again = invoke(engine_emulator, "run", "train", "-C", str(directory), "--sweep", "lr=0.1,0.01", "--sweep",
+                   "bs=32,64", "--resume")  # fmt: skip
+    assert again.exit_code == 0, again.stderr
+    assert again.stdout.splitlines()[0].split()[:4] == ["point", "execution", "status", "duration"]
+    assert again.stdout.count("succeeded (earlier)") == 4
+
+    failed = invoke(engine_emulator, "run", "train", "-C", str(directory), "--args", "main.py --arg1 bad --fail 3")
+    assert failed.exit_code == 1
+    assert "task 0 failed (exit code 3)" in failed.stdout
+    assert "| arg1=bad lr=- bs=-" in failed.stdout
