@@ -23,6 +23,7 @@ from deployer.cli.doctor_cmd import doctor
 from deployer.cli.emulator_cmd import emulator_app
 from deployer.cli.init_cmd import init
 from deployer.cli.lint_cmd import lint
+from deployer.cli.logs_cmd import logs
 from deployer.cli.run_cmd import run
 from deployer.cli.status_cmd import status
 
@@ -119,6 +120,7 @@ app.command(epilog=EPILOG, cls=common.HelpFirstCommand)(doctor)
 app.command(epilog=EPILOG, cls=common.HelpFirstCommand)(init)
 app.command(epilog=EPILOG, cls=common.HelpFirstCommand)(lint)
 app.command(epilog=EPILOG, cls=common.HelpFirstCommand)(run)
+app.command(epilog=EPILOG, cls=common.HelpFirstCommand)(logs)
 app.add_typer(config_app, name="config")
 app.add_typer(emulator_app, name="emulator")
 

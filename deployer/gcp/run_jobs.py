@@ -112,7 +112,9 @@ class CloudRunJobsAdapter:
         """The newest ``limit`` executions (Google lists them newest first)."""
         found: list[dict[str, Any]] = []
         with google_call("listing the job's executions", project=_project(job)):
-            for execution in self._clients.run_executions.list_executions(parent=job, page_size=min(limit, 100)):
+            for execution in self._clients.run_executions.list_executions(
+                request={"parent": job, "page_size": min(limit, 100)}
+            ):
                 found.append(_to_doc(execution))
                 if len(found) >= limit:
                     break

@@ -141,8 +141,8 @@ def test_run_args_sweep_and_failure_through_the_engine(engine_emulator: Emulator
     assert all(p["status"] == "succeeded" for p in doc["points"])
     logs = invoke(engine_emulator, "logs", "train", "-C", str(directory))
     assert logs.exit_code == 0, logs.stderr
-    outputs = {line for line in logs.stdout.splitlines() if line.startswith("arg1=a lr=0")}
-    assert outputs == {f"arg1=a lr={lr} bs={bs}" for lr, bs in points}
+    outputs = {line for line in logs.stdout.splitlines() if line.startswith("arg1=none lr=0")}
+    assert outputs == {f"arg1=none lr={lr} bs={bs}" for lr, bs in points}
 
     again = invoke(engine_emulator, "run", "train", "-C", str(directory), "--sweep", "lr=0.1,0.01", "--sweep",
                    "bs=32,64", "--resume")  # fmt: skip
