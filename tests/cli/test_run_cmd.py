@@ -20,7 +20,7 @@ from deployer.cli.app import app
 from deployer_emulator.testing import EmulatorHandle
 
 REGION = "europe-west4"
-SCRIPT = '''import argparse, sys
+SCRIPT = """import argparse, sys
 parser = argparse.ArgumentParser()
 parser.add_argument("--arg1", default="none")
 parser.add_argument("--lr", default="-")
@@ -29,14 +29,15 @@ parser.add_argument("--fail", type=int, default=0)
 args = parser.parse_args()
 print(f"arg1={args.arg1} lr={args.lr} bs={args.bs}", flush=True)
 sys.exit(args.fail)
-'''
+"""
 
 
 def make_job(directory: Path, extra: str = "") -> str:
     project = f"jobs-{uuid.uuid4().hex[:10]}"
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "Dockerfile").write_text(
-        'FROM python:3.12-slim\nCOPY main.py /main.py\nWORKDIR /\nENTRYPOINT ["python"]\nCMD ["main.py", "--arg1", "a"]\n'
+        "FROM python:3.12-slim\nCOPY main.py /main.py\nWORKDIR /\n"
+        'ENTRYPOINT ["python"]\nCMD ["main.py", "--arg1", "a"]\n'
     )
     (directory / "main.py").write_text(SCRIPT)
     (directory / "deployer.toml").write_text(
@@ -56,12 +57,15 @@ def jobs_client(emulator: EmulatorHandle) -> run_v2.JobsClient:
     )
 
 
-def test_deploy_creates_the_job_and_an_unchanged_deploy_mutates_nothing(emulator: EmulatorHandle, tmp_path: Path) -> None:
+def test_deploy_creates_the_job_and_an_unchanged_deploy_mutates_nothing(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
     project = make_job(tmp_path / "job", 'tasks = 4\nparallelism = 2\ntimeout = "2h"\n')
     first = invoke(emulator, "deploy", "train", "-C", str(tmp_path / "job"), "--json")
     assert first.exit_code == 0, first.stderr
     doc = json.loads(first.stdout)
-    assert doc["job"] == "train" and doc["changed"] is True
+    assert doc["job"] == "train"
+    assert doc["changed"] is True
     job = jobs_client(emulator).get_job(name=f"projects/{project}/locations/{REGION}/jobs/train")
     assert (job.template.task_count, job.template.parallelism) == (4, 2)
     assert job.template.template.timeout.seconds == 7200
@@ -106,7 +110,8 @@ def test_bad_job_config_exits_2_and_sends_nothing(
     emulator.mark()
     result = invoke(emulator, "run", "train", "-C", str(directory))
     assert result.exit_code == 2
-    assert "deployer.toml" in result.stderr and words in result.stderr
+    assert "deployer.toml" in result.stderr
+    assert words in result.stderr
     assert emulator.requests() == []
 
 
@@ -115,7 +120,8 @@ def test_a_bad_sweep_exits_2_before_anything_is_sent(emulator: EmulatorHandle, t
     make_job(directory)
     emulator.mark()
     result = invoke(emulator, "run", "train", "-C", str(directory), "--sweep", "lr")
-    assert result.exit_code == 2 and "--sweep" in result.stderr
+    assert result.exit_code == 2
+    assert "--sweep" in result.stderr
     assert emulator.requests() == []
 
 
