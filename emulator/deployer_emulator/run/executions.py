@@ -52,6 +52,30 @@ class Executions(RunBase):
             self._cancelled = set()
         return self._cancelled
 
+    def _read(self, table: str, name: str, kind: str) -> dict[str, Any]:
+        """A stored document (a copy), or Cloud Run's 404 naming its kind."""
+        with self.emulator.state.lock:
+            found = self._table(table).get(name)
+        if found is None:
+            parts = name.split("/")
+            raise _missing(kind, parts[1], parts[3], parts[-1])
+        return copy.deepcopy(found)
+
+    def _get(self, req: Request, permission: str, table: str, kind: str, name: str) -> dict[str, Any]:
+        _check_query(req, set())
+        self.emulator.authorize(req, permission, name)
+        return self._read(table, name, kind)
+
+    def _fresh(self, name: str, now: str) -> dict[str, Any]:
+        """What every new job, execution and task starts with."""
+        return {
+            "name": name,
+            "uid": _uuid(self.emulator),
+            "generation": "1",
+            "observedGeneration": "1",
+            "createTime": now,
+        }
+
     def _store(self, table: str, message: str, doc: dict[str, Any]) -> dict[str, Any]:
         from google.cloud import run_v2
 
@@ -64,14 +88,9 @@ class Executions(RunBase):
         # Google names executions JOB-xxxxx, five random lowercase letters and digits (e.g. "myjob-8mpvk").
         suffix = "".join(random.choices(string.ascii_lowercase + string.digits, k=5))
         name = f"{job['name']}/executions/{_short(job['name'])}-{suffix}"
-        project, _, location = job["name"].split("/")[1:4]
         now = now_rfc3339()
         doc: dict[str, Any] = {
-            "name": name,
-            "uid": _uuid(self.emulator),
-            "generation": "1",
-            "observedGeneration": "1",
-            "createTime": now,
+            **self._fresh(name, now),
             "launchStage": job.get("launchStage", "GA"),
             "job": _short(job["name"]),
             "labels": dict(template.get("labels") or {}),
@@ -91,11 +110,7 @@ class Executions(RunBase):
         doc = self._store(EXECUTIONS, "Execution", doc)
         for index in range(doc["taskCount"]):
             task = {
-                "name": f"{name}/tasks/{_short(name)}-task{index}",
-                "uid": _uuid(self.emulator),
-                "generation": "1",
-                "observedGeneration": "1",
-                "createTime": now,
+                **self._fresh(f"{name}/tasks/{_short(name)}-task{index}", now),
                 "job": _short(job["name"]),
                 "execution": _short(name),
                 "containers": copy.deepcopy(template["template"]["containers"]),
@@ -109,7 +124,6 @@ class Executions(RunBase):
                 "etag": _etag(),
             }
             self._store(TASKS, "Task", task)
-        del project, location
         return doc
 
     def start_execution(self, project: str, location: str, execution: dict[str, Any]) -> dict[str, Any]:
@@ -356,14 +370,8 @@ class Executions(RunBase):
 
     # -- handlers --------------------------------------------------------------------------------------------
     def get_execution(self, req: Request, project: str, location: str, job: str, execution: str) -> dict[str, Any]:
-        _check_query(req, set())
         name = f"projects/{project}/locations/{location}/jobs/{job}/executions/{execution}"
-        self.emulator.authorize(req, "run.executions.get", name)
-        with self.emulator.state.lock:
-            doc = self._table(EXECUTIONS).get(name)
-            if doc is None:
-                raise _missing("EXECUTION", project, location, execution)
-            return copy.deepcopy(doc)
+        return self._get(req, "run.executions.get", EXECUTIONS, "EXECUTION", name)
 
     def list_executions(self, req: Request, project: str, location: str, job: str) -> dict[str, Any]:
         _check_query(req, {"pageSize", "pageToken", "showDeleted"})
@@ -400,10 +408,7 @@ class Executions(RunBase):
         _check_query(req, set())
         name = f"projects/{project}/locations/{location}/jobs/{job}/executions/{execution}"
         self.emulator.authorize(req, "run.executions.cancel", name)
-        with self.emulator.state.lock:
-            doc = copy.deepcopy(self._table(EXECUTIONS).get(name))
-        if doc is None:
-            raise _missing("EXECUTION", project, location, execution)
+        doc = self._read(EXECUTIONS, name, "EXECUTION")
         if not doc.get("completionTime"):
             self.cancel_running(name)
 
@@ -424,14 +429,8 @@ class Executions(RunBase):
     def get_task(
         self, req: Request, project: str, location: str, job: str, execution: str, task: str
     ) -> dict[str, Any]:
-        _check_query(req, set())
         name = f"projects/{project}/locations/{location}/jobs/{job}/executions/{execution}/tasks/{task}"
-        self.emulator.authorize(req, "run.tasks.get", name)
-        with self.emulator.state.lock:
-            doc = self._table(TASKS).get(name)
-            if doc is None:
-                raise _missing("TASK", project, location, task)
-            return copy.deepcopy(doc)
+        return self._get(req, "run.tasks.get", TASKS, "TASK", name)
 
     def list_tasks(self, req: Request, project: str, location: str, job: str, execution: str) -> dict[str, Any]:
         _check_query(req, {"pageSize", "pageToken", "showDeleted"})

@@ -17,7 +17,7 @@ from deployer_emulator.common import caller_email, now_rfc3339
 from deployer_emulator.core import Request, paginate
 from deployer_emulator.errors import ApiError, already_exists, not_found
 from deployer_emulator.protos import parse, to_json
-from deployer_emulator.run.base import _check_query, _done_operation, _duration_s, _etag, _uuid, _violation
+from deployer_emulator.run.base import _check_query, _done_operation, _duration_s, _etag, _violation
 from deployer_emulator.run.executions import EXECUTION_TYPE, EXECUTIONS, Executions
 from deployer_emulator.run.validation import _normalize_container
 
@@ -79,14 +79,12 @@ def normalize_task_template(task: dict[str, Any], path: str, project_number: str
     containers = task.get("containers") or []
     if not containers:
         raise _violation(f"{path}.containers", "required field not present.")
+    given = {env.get("name", "") for container in containers for env in container.get("env", [])}
+    if given.intersection(RESERVED_JOB_ENV):
+        names = ", ".join(sorted(given.intersection(RESERVED_JOB_ENV)))
+        # The wording Cloud Run uses for the services' reserved names (validation.py), with the jobs' names.
+        raise _violation(f"{path}.containers.env", f"The following reserved env names were provided: {names}.")
     for index, container in enumerate(containers):
-        reserved = sorted({e.get("name", "") for e in container.get("env", [])} & set(RESERVED_JOB_ENV))
-        if reserved:
-            raise _violation(
-                f"{path}.containers[{index}].env",
-                f"The following reserved env names were provided: {', '.join(reserved)}. "
-                "These values are automatically set by the system.",
-            )
         containers[index], _, _ = _normalize_container(container, f"{path}.containers[{index}]", False)
     task["containers"] = containers
     retries = task.setdefault("maxRetries", 3)  # "Defaults to 3" (TaskTemplate.max_retries)
@@ -104,12 +102,7 @@ class Jobs(Executions):
     """The job handlers; executions and their tasks are in executions.py."""
 
     def _job(self, project: str, location: str, job: str) -> dict[str, Any]:
-        name = f"projects/{project}/locations/{location}/jobs/{job}"
-        with self.emulator.state.lock:
-            doc = self._table(JOBS).get(name)
-            if doc is None:
-                raise _job_missing(project, location, job)
-            return copy.deepcopy(doc)
+        return self._read(JOBS, f"projects/{project}/locations/{location}/jobs/{job}", "JOB")
 
     def _store_job(self, doc: dict[str, Any]) -> dict[str, Any]:
         from google.cloud import run_v2
@@ -151,11 +144,7 @@ class Jobs(Executions):
         now = now_rfc3339()
         doc: dict[str, Any] = {
             **desired,
-            "name": name,
-            "uid": _uuid(self.emulator),
-            "generation": "1",
-            "observedGeneration": "1",
-            "createTime": now,
+            **self._fresh(name, now),
             "updateTime": now,
             "etag": _etag(),
             "terminalCondition": {"type": "Ready", "state": "CONDITION_SUCCEEDED", "lastTransitionTime": now},
@@ -176,9 +165,7 @@ class Jobs(Executions):
         self.emulator.authorize(req, "iam.serviceAccounts.actAs", f"projects/{project}/serviceAccounts/{account}")
 
     def get_job(self, req: Request, project: str, location: str, job: str) -> dict[str, Any]:
-        _check_query(req, set())
-        self.emulator.authorize(req, "run.jobs.get", f"projects/{project}/locations/{location}/jobs/{job}")
-        return self._job(project, location, job)
+        return self._get(req, "run.jobs.get", JOBS, "JOB", f"projects/{project}/locations/{location}/jobs/{job}")
 
     def list_jobs(self, req: Request, project: str, location: str) -> dict[str, Any]:
         _check_query(req, {"pageSize", "pageToken", "showDeleted"})
