@@ -26,28 +26,29 @@ from deployer.config.checks import (
     DURATION_SCHEMA,
     RelativePath,
     ServiceAccountEmail,
-    matching,
     parse_duration,
     quoted,
     secret_env_problems,
 )
-from deployer.config.service import Cpu, EnvName, Memory
+from deployer.config.service import MAX_SERVICE_NAME, Cpu, EnvName, Memory, _check_service_name
 
-_JOB_RE = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
 # Google's execution names are JOB-xxxxx and must stay a DNS label; services' 49-character rule keeps that true.
-MAX_JOB_NAME = 49
+MAX_JOB_NAME = MAX_SERVICE_NAME
+_JOB_NAME_RULE = (
+    f"a Cloud Run job name is at most {MAX_JOB_NAME} characters: lowercase letters, digits and hyphens, starting "
+    "with a letter and not ending with a hyphen"
+)
 MAX_TASKS = 10_000
 MAX_RETRIES = 10
 MAX_TASK_TIMEOUT_S = 168 * 3600
 
-_check_job_name = matching(
-    _JOB_RE,
-    lambda value: (
-        f"invalid job name {quoted(value)}: a Cloud Run job name is at most {MAX_JOB_NAME} characters: lowercase "
-        "letters, digits and hyphens, starting with a letter and not ending with a hyphen"
-    ),
-    max_length=MAX_JOB_NAME,
-)
+
+def _check_job_name(value: str) -> str:
+    # Cloud Run names jobs by the rule it names services by (config/service.py).
+    try:
+        return _check_service_name(value)
+    except ValueError:
+        raise ValueError(f"invalid job name {quoted(value)}: {_JOB_NAME_RULE}") from None
 
 
 def _task_timeout(value: object) -> int:

@@ -6,7 +6,7 @@ as read). An unchanged job sends no mutating request.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -33,55 +33,38 @@ class JobDeployResult(Result):
         return f"projects/{self.project}/locations/{self.region}/jobs/{self.job}"
 
     def fields(self) -> dict[str, Any]:
-        return {
-            "job": self.job,
-            "project": self.project,
-            "region": self.region,
-            "image": self.image,
-            "digest": self.digest,
-            "build": self.build.to_json() if self.build else None,
-        }
+        plain = {key: getattr(self, key) for key in ("job", "project", "region", "image", "digest")}
+        return {**plain, "build": self.build.to_json() if self.build else None}
+
+
+_SAME_NAMES = ("cpu", "memory", "tasks", "parallelism", "max_retries", "service_account")
 
 
 def job_spec(config: JobConfig, image: str) -> JobSpec:
-    return JobSpec(
-        image=image,
-        env=tuple(sorted(config.env.items())),
-        cpu=config.cpu,
-        memory=config.memory,
-        tasks=config.tasks,
-        parallelism=config.parallelism,
-        max_retries=config.max_retries,
-        timeout_s=config.timeout,
-        service_account=config.service_account,
-        args=tuple(config.args),
-        command=tuple(config.command),
-    )
+    same = {key: getattr(config, key) for key in _SAME_NAMES}
+    env, args, command = tuple(sorted(config.env.items())), tuple(config.args), tuple(config.command)
+    return JobSpec(image=image, env=env, timeout_s=config.timeout, args=args, command=command, **same)
 
 
+@dataclass(frozen=True)
 class JobDeployer:
-    def __init__(self, cloud: GoogleCloud, reporter: Reporter) -> None:
-        self._cloud = cloud
-        self._reporter = reporter
+    """Plans one job's deploy: ``where`` is (project, region); ``image`` deploys that image instead of a build."""
+
+    cloud: GoogleCloud
+    reporter: Reporter
 
     @contextmanager
     def planned(
-        self,
-        name: str,
-        config: JobConfig,
-        *,
-        project: str,
-        region: str,
-        build_inputs: BuildInputs | None,
-        image: str | None = None,
-        source: PreparedSource | None = None,
-    ) -> Iterator[JobDeployResult]:
+        self, name: str, config: JobConfig, where: tuple[str, str], build: tuple[BuildInputs | None, PreparedSource | None],  # noqa: E501
+        image: str | None,
+    ) -> Iterator[JobDeployResult]:  # fmt: skip
         """Compute the plan (reads only); the packed context lives until the block ends, for the apply."""
-        result = JobDeployResult(job=name, project=project, region=region)
-        current = self._cloud.run_jobs.get_job(result.full_name)
-        with planned_image(
-            self._cloud, self._reporter, result.plan, image=image, build_inputs=build_inputs, source=source
-        ) as result.build:
+        result = JobDeployResult(job=name, project=where[0], region=where[1])
+        current = self.cloud.run_jobs.get_job(result.full_name)
+        inputs, source = build
+        with planned_image(self.cloud, self.reporter, result.plan, image=image, build_inputs=inputs, source=source) as (
+            result.build
+        ):
             self._plan_job(result, config, image, current)
             yield result
 
@@ -95,37 +78,30 @@ class JobDeployer:
         self, result: JobDeployResult, config: JobConfig, image: str | None, current: dict[str, Any] | None
     ) -> None:
         parent = f"projects/{result.project}/locations/{result.region}"
-        jobs = self._cloud.run_jobs
+        jobs = self.cloud.run_jobs
         desired = job_body(job_spec(config, self._image(result, image)))
         result.image = result.build.image if result.build else (image or "").split("@", 1)[0]
         result.digest = result.build.digest if result.build else digest_of(image)
         if current is None:
-            result.plan.add(
-                Step(
-                    Action.CREATE,
-                    result.full_name,
-                    f"create Cloud Run job {result.job}",
-                    {"method": "POST", "url": f"/v2/{parent}/jobs?jobId={result.job}", "body": desired},
-                    apply=lambda: self._apply(result, config, image, None),
-                    validate=lambda: jobs.create_job(parent, result.job, desired, validate_only=True),
-                )
-            )
-            return
-        changed = job_differences(desired, current)
-        build_pending = result.build is not None and result.build.digest is None
-        if not changed and not build_pending:
-            result.plan.add(Step(Action.NOOP, result.full_name, "job is up to date"))
-            return
-        what = ", ".join(p.replace("template.template.containers[0].", "") for p in changed) or "the image, once built"
-        body = updated_job(current, desired)
+            action, url, summary, body = Action.CREATE, f"/v2/{parent}/jobs?jobId={result.job}", "create", desired
+            check: Callable[[], object] = lambda: jobs.create_job(parent, result.job, desired, validate_only=True)  # noqa: E731
+        else:
+            changed = job_differences(desired, current)
+            if not changed and (result.build is None or result.build.digest is not None):
+                result.plan.add(Step(Action.NOOP, result.full_name, "job is up to date"))
+                return
+            paths = [p.replace("template.template.containers[0].", "") for p in changed]
+            action, url, body = Action.UPDATE, f"/v2/{result.full_name}", updated_job(current, desired)
+            summary = f"update ({', '.join(paths) or 'the image, once built'}):"
+            check = lambda: jobs.update_job(body, validate_only=True)  # noqa: E731
         result.plan.add(
             Step(
-                Action.UPDATE,
+                action,
                 result.full_name,
-                f"update job {result.job}: {what}",
-                {"method": "PATCH", "url": f"/v2/{result.full_name}", "body": body},
+                f"{summary} Cloud Run job {result.job}",
+                {"method": "PATCH" if current else "POST", "url": url, "body": body},
                 apply=lambda: self._apply(result, config, image, current),
-                validate=lambda: jobs.update_job(body, validate_only=True),
+                validate=check,
             )
         )
 
@@ -135,11 +111,11 @@ class JobDeployer:
         """Create or update, with the image as built."""
         desired = job_body(job_spec(config, self._image(result, image)))
         result.digest = result.build.digest if result.build else digest_of(image)
-        jobs = self._cloud.run_jobs
-        with self._reporter.activity(f"Deploying job {result.job} to Cloud Run ({result.region})"):
+        jobs = self.cloud.run_jobs
+        with self.reporter.activity(f"Deploying job {result.job} to Cloud Run ({result.region})"):
             if current is None:
                 jobs.create_job(f"projects/{result.project}/locations/{result.region}", result.job, desired)
             elif job_differences(desired, current):
                 jobs.update_job(updated_job(current, desired))
             else:
-                self._reporter.info("The new build produced the image the job already runs: job unchanged")
+                self.reporter.info("The new build produced the image the job already runs: job unchanged")

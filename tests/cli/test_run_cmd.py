@@ -40,9 +40,8 @@ def make_job(directory: Path, extra: str = "") -> str:
         'ENTRYPOINT ["python"]\nCMD ["main.py", "--arg1", "a"]\n'
     )
     (directory / "main.py").write_text(SCRIPT)
-    (directory / "deployer.toml").write_text(
-        f'project = "{project}"\nregion = "{REGION}"\n\n[jobs.train]\nmax_retries = 0\n{extra}'
-    )
+    toml = [f'project = "{project}"', f'region = "{REGION}"', "[jobs.train]", "max_retries = 0", extra]
+    (directory / "deployer.toml").write_text("\n".join(toml))
     return project
 
 
@@ -83,7 +82,7 @@ def test_a_config_change_updates_the_job(emulator: EmulatorHandle, tmp_path: Pat
     directory = tmp_path / "job"
     project = make_job(directory)
     assert invoke(emulator, "deploy", "train", "-C", str(directory)).exit_code == 0
-    (directory / "deployer.toml").write_text((directory / "deployer.toml").read_text() + "tasks = 3\n")
+    (directory / "deployer.toml").write_text((directory / "deployer.toml").read_text() + "\ntasks = 3\n")
     emulator.mark()
     result = invoke(emulator, "deploy", "train", "-C", str(directory))
     assert result.exit_code == 0, result.stderr
@@ -105,7 +104,7 @@ def test_bad_job_config_exits_2_and_sends_nothing(
 ) -> None:
     directory = tmp_path / "job"
     make_job(directory)
-    text = (directory / "deployer.toml").read_text().replace("max_retries = 0\n", "")
+    text = (directory / "deployer.toml").read_text().replace("max_retries = 0\n", "") + "\n"
     (directory / "deployer.toml").write_text(text + toml)
     emulator.mark()
     result = invoke(emulator, "run", "train", "-C", str(directory))

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING
 
+from deployer.config import ResolvedConfig
 from deployer.errors import BadInput
+from deployer.gcp import GoogleCloud
+from deployer.reporter import Reporter
 from deployer.services.build import BuildInputs, inputs_from_config
 from deployer.services.deploy_job import JobDeployer, JobDeployResult
+from deployer.services.predeploy import ReadyToDeploy
 from deployer.services.targets.base import DeployRequest
-
-if TYPE_CHECKING:
-    from deployer.config import ResolvedConfig
-    from deployer.gcp import GoogleCloud
-    from deployer.reporter import Reporter
-    from deployer.services.predeploy import ReadyToDeploy
 
 
 class RunJobTarget:
@@ -35,34 +32,23 @@ class RunJobTarget:
             )
 
     def build_inputs(self, request: DeployRequest) -> BuildInputs:
-        return inputs_from_config(
-            self.config,
-            self.name,
-            self.job,
-            request.max_context_mb,
-            request.allow_large_context,
-            request.allow_credential_files,
-        )
+        limits = (request.max_context_mb, request.allow_large_context, request.allow_credential_files)
+        return inputs_from_config(self.config, self.name, self.job, *limits)
 
     def announce(self, cloud: GoogleCloud, inputs: BuildInputs) -> str:
-        console = cloud.target.console_url(f"run/jobs/details/{inputs.region}/{self.name}", inputs.project)
-        return f"Deploying job {self.name} to Cloud Run in {inputs.project}/{inputs.region}: {console}"
+        where = f"{inputs.project}/{inputs.region}"
+        page = cloud.target.console_url(f"run/jobs/details/{inputs.region}/{self.name}", inputs.project)
+        return f"Deploying job {self.name} to Cloud Run in {where}: {page}"
 
     def plan(
         self, cloud: GoogleCloud, reporter: Reporter, ready: ReadyToDeploy, request: DeployRequest
     ) -> AbstractContextManager[JobDeployResult]:
-        job = self.job
-        if ready.runtime_account and not job.service_account:
-            job = job.model_copy(update={"service_account": ready.runtime_account})
-        return JobDeployer(cloud, reporter).planned(
-            self.name,
-            job,
-            project=ready.inputs.project,
-            region=ready.inputs.region,
-            build_inputs=None if request.image else ready.inputs,
-            image=request.image,
-            source=ready.source,
-        )
+        # A job without service_account runs as bootstrap's runtime account, when there is one.
+        account = self.job.service_account or ready.runtime_account or ""
+        job = self.job.model_copy(update={"service_account": account})
+        where = (ready.inputs.project, ready.inputs.region)
+        build = (None if request.image else ready.inputs, ready.source)
+        return JobDeployer(cloud, reporter).planned(self.name, job, where, build, request.image)
 
     def summary(self, result: JobDeployResult) -> list[str]:
         return [
