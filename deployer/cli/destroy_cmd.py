@@ -28,6 +28,11 @@ def destroy(
 
     config = opts.load()
     target, kind, _ = config.target(name)
+    if kind == "job":
+        raise BadInput(
+            f"destroy for Cloud Run jobs is not supported yet ({target} is a [jobs] table)",
+            f"gcloud run jobs delete {target} --region REGION",
+        )
     if kind == "service":
         raise BadInput(
             f"destroy for Cloud Run services is not supported yet ({target} is a [services] table)",

@@ -190,6 +190,25 @@ class JobRunner:
         return failures
 
 
+def job_status(cloud: GoogleCloud, project: str, region: str, job: str, *, limit: int = 5) -> dict[str, Any]:
+    """The job (whether it exists, its image and task count) and its last executions, newest first."""
+    full = f"projects/{project}/locations/{region}/jobs/{job}"
+    found = cloud.run_jobs.get_job(full)
+    executions = [outcome_of(e).to_json() for e in cloud.run_jobs.list_executions(full, limit=limit)] if found else []
+    template = (found or {}).get("template") or {}
+    containers = (template.get("template") or {}).get("containers") or [{}]
+    return {
+        "target": "job",
+        "name": job,
+        "project": project,
+        "region": region,
+        "exists": found is not None,
+        "image": containers[0].get("image", ""),
+        "tasks": int(template.get("taskCount", 0) or 0),
+        "executions": executions,
+    }
+
+
 # --- sweeps ---------------------------------------------------------------------------------------------------------
 
 

@@ -159,3 +159,24 @@ def test_run_args_sweep_and_failure_through_the_engine(engine_emulator: Emulator
     assert failed.exit_code == 1
     assert "task 0 failed (exit code 3)" in failed.stdout
     assert "| arg1=bad lr=- bs=-" in failed.stdout
+
+
+def test_status_of_a_job_lists_its_last_executions(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    directory = tmp_path / "job"
+    make_job(directory)
+    before = invoke(emulator, "status", "train", "-C", str(directory))
+    assert before.exit_code == 0
+    assert "not deployed" in before.stdout
+    assert invoke(emulator, "deploy", "train", "-C", str(directory)).exit_code == 0
+    # No engine here: the task cannot run, and the execution says so as a failure.
+    failed = invoke(emulator, "run", "train", "-C", str(directory), "--json")
+    assert failed.exit_code == 1
+    run_doc = json.loads(failed.stdout)
+    assert run_doc["status"] == "failed"
+    assert "no container engine" in run_doc["failed_tasks"][0]["message"]
+    status = invoke(emulator, "status", "train", "-C", str(directory), "--json")
+    assert status.exit_code == 0
+    doc = json.loads(status.stdout)
+    assert doc["exists"] is True
+    assert [e["execution"] for e in doc["executions"]] == [run_doc["execution"]]
+    assert doc["executions"][0]["status"] == "failed"
