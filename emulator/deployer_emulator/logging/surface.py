@@ -8,7 +8,7 @@ from typing import Any
 
 from deployer_emulator.core import Emulator, Request, paginate
 from deployer_emulator.errors import invalid_argument
-from deployer_emulator.logging.store import ENTRIES
+from deployer_emulator.logging.store import ENTRIES, live_entries
 
 # field OP value: a dotted path whose parts may be quoted (labels."run.googleapis.com/task_index"), then a value
 # that is quoted or bare.
@@ -87,11 +87,12 @@ def register(emulator: Emulator) -> None:
                 f'Invalid orderBy: {body.get("orderBy")!r}; use "timestamp asc" or "timestamp desc".'
             )
         with emulator.state.lock:
-            entries = [
-                copy.deepcopy(e)
-                for e in emulator.state.table(ENTRIES).values()
-                if e["logName"].split("/")[1] in projects and _matches(e, terms)
-            ]
+            stored = [copy.deepcopy(e) for e in emulator.state.table(ENTRIES).values()]
+        entries = [
+            e
+            for e in [*stored, *live_entries(emulator)]
+            if e["logName"].split("/")[1] in projects and _matches(e, terms)
+        ]
         entries.sort(key=lambda e: (e["timestamp"], e["insertId"]), reverse=order.endswith("desc"))
         size = int(body.get("pageSize") or 50)
         paged = Request(

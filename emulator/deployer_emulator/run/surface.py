@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from deployer_emulator.core import Emulator
+from deployer_emulator.logging.store import add_source
 from deployer_emulator.run.base import SERVICES
 from deployer_emulator.run.jobs import Jobs
 from deployer_emulator.run.operations import Operations
@@ -21,6 +22,7 @@ def register(emulator: Emulator) -> None:
         "run_idle_revision_remove_s", 30.0
     )  # how long a revision without traffic keeps running
     emulator.shutdown_hooks.append(run.runtime.close)
+    add_source(emulator, run.runtime.log_entries)
     router = emulator.router
     base = "/v2/projects/{project}/locations/{location}"
     router.add("POST", f"{base}/services", run.create_service)
