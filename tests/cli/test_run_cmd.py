@@ -180,3 +180,57 @@ def test_status_of_a_job_lists_its_last_executions(emulator: EmulatorHandle, tmp
     assert doc["exists"] is True
     assert [e["execution"] for e in doc["executions"]] == [run_doc["execution"]]
     assert doc["executions"][0]["status"] == "failed"
+
+
+@pytest.mark.gcp
+def test_live_deploy_run_and_logs_of_googles_sample_job(tmp_path: Path) -> None:
+    """Against a real project (DEPLOYER_LIVE_PROJECT, DEPLOYER_LIVE_REGION, Application Default Credentials):
+    Google's public sample job image, deployed, run with an override, its logs read back, then deleted."""
+    import os
+
+    from deployer.gcp import GoogleCloud
+
+    project = os.environ["DEPLOYER_LIVE_PROJECT"]
+    region = os.environ.get("DEPLOYER_LIVE_REGION", "europe-west4")
+    name = f"deployer-live-{uuid.uuid4().hex[:6]}"
+    directory = tmp_path / "live"
+    directory.mkdir()
+    (directory / "deployer.toml").write_text(
+        f'project = "{project}"\nregion = "{region}"\n[jobs.{name}]\n'
+        'image = "us-docker.pkg.dev/cloudrun/container/job:latest"\ntasks = 2\nmax_retries = 0\n'
+    )
+    runner = CliRunner()
+    try:
+        ran = runner.invoke(app, ["run", name, "-C", str(directory), "--env", "SLEEP_MS=1000", "--json"])
+        assert ran.exit_code == 0, ran.stderr
+        assert json.loads(ran.stdout)["succeeded"] == 2
+        status = runner.invoke(app, ["status", name, "-C", str(directory), "--json"])
+        assert json.loads(status.stdout)["executions"][0]["status"] == "succeeded"
+    finally:
+        GoogleCloud().run_jobs.delete_job(f"projects/{project}/locations/{region}/jobs/{name}")
+
+
+@pytest.mark.containers
+def test_the_batch_job_template_splits_its_items_between_tasks(engine_emulator: EmulatorHandle, tmp_path: Path) -> None:
+    directory = tmp_path / "batch"
+    directory.mkdir()
+    project = f"batch-{uuid.uuid4().hex[:8]}"
+    made = invoke(
+        engine_emulator, "init", "-C", str(directory), "--template", "batch-job", "--service", "etl",
+        "--project", project, "--region", REGION,
+    )  # fmt: skip
+    assert made.exit_code == 0, made.stderr
+    ran = invoke(engine_emulator, "run", "etl", "-C", str(directory), "--args", "--count 6 --message hi", "--json")
+    assert ran.exit_code == 0, ran.stderr
+    doc = json.loads(ran.stdout)
+    assert (doc["task_count"], doc["succeeded"]) == (4, 4)  # tasks = 4 in the template's deployer.toml
+    logs = invoke(engine_emulator, "logs", "etl", "-C", str(directory), "--execution", doc["execution"], "--json")
+    summaries = [
+        json.loads(line["text"])["summary"] for line in json.loads(logs.stdout)["lines"] if "summary" in line["text"]
+    ]
+    assert sorted((s["task"], s["tasks"], s["processed"]) for s in summaries) == [
+        (0, 4, 2),
+        (1, 4, 2),
+        (2, 4, 1),
+        (3, 4, 1),
+    ]
