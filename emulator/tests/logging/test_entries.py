@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import run_v2
 
 from deployer_emulator.logging.surface import parse_filter
-from deployer_emulator.testing import EmulatorHandle
+from deployer_emulator.testing import EmulatorHandle, gcloud_env
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "run"))
 from run_support import PARENT, PROJECT, PUBLIC_IMAGE
@@ -61,17 +60,7 @@ def test_gcloud_logging_read_sees_a_tasks_output(engine_emulator: EmulatorHandle
     deadline = time.monotonic() + 60
     while not executions.get_execution(name=name).completion_time and time.monotonic() < deadline:
         time.sleep(0.3)
-    token = tmp_path / "token"
-    token.write_text("emulator:user:developer@example.com")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDSDK_")}
-    env.update(
-        CLOUDSDK_CONFIG=str(tmp_path / "config"),
-        CLOUDSDK_CORE_PROJECT=PROJECT,
-        CLOUDSDK_AUTH_ACCESS_TOKEN_FILE=str(token),
-        CLOUDSDK_CORE_DISABLE_USAGE_REPORTING="true",
-        CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK="true",
-        CLOUDSDK_API_ENDPOINT_OVERRIDES_LOGGING=f"{engine_emulator.url}/",
-    )
+    env = gcloud_env(engine_emulator, tmp_path, "user:developer@example.com", PROJECT, ["LOGGING"])
     log_filter = 'resource.type="cloud_run_job" resource.labels.job_name="gcloud-seen"'
     result = subprocess.run(
         ["gcloud", "logging", "read", log_filter, "--format=json", f"--project={PROJECT}"],
