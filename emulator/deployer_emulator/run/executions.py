@@ -34,6 +34,7 @@ EXECUTION_TYPE = "type.googleapis.com/google.cloud.run.v2.Execution"
 EXECUTIONS = "run.executions"  # execution name -> Execution REST JSON
 TASKS = "run.tasks"  # task name -> Task REST JSON
 _POLL_S = 0.2
+DELETE_QUERY = frozenset({"validateOnly", "etag"})
 
 
 def _missing(kind: str, project: str, location: str, name: str) -> ApiError:
@@ -61,8 +62,11 @@ class Executions(RunBase):
             raise _missing(kind, parts[1], parts[3], parts[-1])
         return copy.deepcopy(found)
 
-    def _get(self, req: Request, permission: str, table: str, kind: str, name: str) -> dict[str, Any]:
-        _check_query(req, set())
+    def _get(
+        self, req: Request, permission: str, table: str, kind: str, name: str, query: frozenset[str] = frozenset()
+    ) -> dict[str, Any]:
+        """The checks every get and delete makes first: the query, the caller, the document."""
+        _check_query(req, set(query))
         self.emulator.authorize(req, permission, name)
         return self._read(table, name, kind)
 
@@ -389,17 +393,13 @@ class Executions(RunBase):
         return paginate(docs, req, key="executions")
 
     def delete_execution(self, req: Request, project: str, location: str, job: str, execution: str) -> dict[str, Any]:
-        _check_query(req, {"validateOnly", "etag"})
         name = f"projects/{project}/locations/{location}/jobs/{job}/executions/{execution}"
-        self.emulator.authorize(req, "run.executions.delete", name)
+        doc = self._get(req, "run.executions.delete", EXECUTIONS, "EXECUTION", name, DELETE_QUERY)
         with self.emulator.mutation():
-            doc = copy.deepcopy(self._table(EXECUTIONS).get(name))
-            if doc is None:
-                raise _missing("EXECUTION", project, location, execution)
             if req.flag("validateOnly"):
                 return _done_operation(self._operation_name(project, location), EXECUTION_TYPE, doc)
             self.cancel_running(name)
-            del self._table(EXECUTIONS)[name]
+            self._table(EXECUTIONS).pop(name, None)
             for task in [t for t in self._table(TASKS) if t.startswith(name + "/tasks/")]:
                 del self._table(TASKS)[task]
         return _done_operation(self._operation_name(project, location), EXECUTION_TYPE, doc)

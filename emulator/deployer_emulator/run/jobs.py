@@ -18,7 +18,7 @@ from deployer_emulator.core import Request, paginate
 from deployer_emulator.errors import ApiError, already_exists, not_found
 from deployer_emulator.protos import parse, to_json
 from deployer_emulator.run.base import _check_query, _done_operation, _duration_s, _etag, _violation
-from deployer_emulator.run.executions import EXECUTION_TYPE, EXECUTIONS, Executions
+from deployer_emulator.run.executions import DELETE_QUERY, EXECUTION_TYPE, EXECUTIONS, Executions
 from deployer_emulator.run.validation import _normalize_container
 
 JOB_TYPE = "type.googleapis.com/google.cloud.run.v2.Job"
@@ -214,16 +214,13 @@ class Jobs(Executions):
         return self._job_done(project, location, doc)
 
     def delete_job(self, req: Request, project: str, location: str, job: str) -> dict[str, Any]:
-        _check_query(req, {"validateOnly", "etag"})
         name = f"projects/{project}/locations/{location}/jobs/{job}"
-        self.emulator.authorize(req, "run.jobs.delete", name)
+        doc = self._get(req, "run.jobs.delete", JOBS, "JOB", name, DELETE_QUERY)
         with self.emulator.mutation():
-            doc = copy.deepcopy(self._table(JOBS).get(name))
-            if doc is None:
-                raise _job_missing(project, location, job)
             if req.flag("validateOnly"):
                 return _done_operation(self._operation_name(project, location), JOB_TYPE, doc)
-            del self._table(JOBS)[name]
+            if self._table(JOBS).pop(name, None) is None:
+                raise _job_missing(project, location, job)
             for execution in [e for e in self._table(EXECUTIONS) if e.startswith(name + "/executions/")]:
                 self.cancel_running(execution)
                 del self._table(EXECUTIONS)[execution]
