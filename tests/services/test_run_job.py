@@ -68,3 +68,28 @@ def test_bad_sweeps_are_refused(given: list[str]) -> None:
 def test_a_template_that_does_not_match_the_sweep_is_refused() -> None:
     with pytest.raises(BadInput, match="sweep_args"):
         point_overrides(JobConfig(sweep_args=("--lr", "{lr}")), {"lr": "1", "bs": "2"})
+
+
+def test_following_logs_backs_off_while_nothing_arrives() -> None:
+    from deployer.gcp.logging import LogLine
+    from deployer.services.logs import MAX_WAIT_S, read_logs
+
+    batches = [[LogLine("t", "1", "first", "", "", "")], [], [], [], [], [], [], []]
+
+    class _Logging:
+        def read(self, log_filter: str) -> list[LogLine]:
+            if not batches:
+                raise KeyboardInterrupt
+            return batches.pop(0)
+
+    class _Cloud:
+        def logging(self, project: str) -> _Logging:
+            return _Logging()
+
+    waits: list[float] = []
+    lines = read_logs(_Cloud(), "p", "f", follow=True, sleep=waits.append)  # type: ignore[arg-type]
+    seen: list[str] = []
+    with pytest.raises(KeyboardInterrupt):  # the stand-in's way to stop the endless follow
+        seen.extend(line.text for line in lines)
+    assert seen == ["first"]
+    assert waits == [1.0, 2.0, 4.0, 8.0, 16.0, MAX_WAIT_S, MAX_WAIT_S, MAX_WAIT_S]

@@ -121,3 +121,25 @@ def test_tasks_run_for_real_with_overrides_exit_codes_and_logs(engine_emulator: 
     entries = list(logging.list_entries(resource_names=[f"projects/{PROJECT}"], filter_=log_filter))
     assert [e.payload for e in entries] == [f"task 1 of 2 {short} ['--lr', '0.1']"]
     assert entries[0].resource.type == "cloud_run_job"
+
+
+@pytest.mark.containers
+def test_parallelism_retries_and_cancel(engine_emulator: EmulatorHandle) -> None:
+    jobs, executions, tasks = clients(engine_emulator.url)
+    flaky = "import os, sys; sys.exit(0 if os.environ['CLOUD_RUN_TASK_ATTEMPT'] == '1' else 3)"
+    jobs.create_job(parent=PARENT, job_id="serial", job=job(flaky, task_count=2, parallelism=1, max_retries=1)).result(
+        timeout=30
+    )
+    done = wait(executions, jobs.run_job(name=f"{PARENT}/jobs/serial").metadata.name)
+    assert (done.succeeded_count, done.retried_count) == (2, 2)
+    first, second = sorted(tasks.list_tasks(parent=done.name), key=lambda t: t.index)
+    assert (first.retried, second.retried) == (1, 1)
+    assert second.start_time >= first.completion_time  # parallelism 1: one task at a time
+
+    jobs.create_job(parent=PARENT, job_id="slow", job=job("import time; time.sleep(600)")).result(timeout=30)
+    running = jobs.run_job(name=f"{PARENT}/jobs/slow").metadata.name
+    time.sleep(2)
+    executions.cancel_execution(name=running).result(timeout=60)
+    cancelled = wait(executions, running)
+    assert cancelled.cancelled_count == 1
+    assert cancelled.conditions[0].execution_reason == run_v2.Condition.ExecutionReason.CANCELLED
