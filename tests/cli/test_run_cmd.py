@@ -234,3 +234,26 @@ def test_the_batch_job_template_splits_its_items_between_tasks(engine_emulator: 
         (2, 4, 1),
         (3, 4, 1),
     ]
+
+
+def test_no_wait_starts_one_execution_with_the_overrides(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    directory = tmp_path / "job"
+    project = make_job(directory)
+    result = invoke(
+        emulator, "run", "train", "-C", str(directory), "--no-wait", "--json", "--tasks", "3", "--timeout", "1h",
+        "--env", "MODE=fast", "--args", "main.py --arg1 z",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    started = json.loads(result.stdout)
+    assert started["status"] == "running"
+    executions = run_v2.ExecutionsClient(
+        credentials=AnonymousCredentials(), transport="rest", client_options={"api_endpoint": emulator.url}
+    )
+    parent = f"projects/{project}/locations/{REGION}/jobs/train"
+    (execution,) = executions.list_executions(parent=parent)
+    assert execution.name == f"{parent}/executions/{started['execution']}"
+    assert execution.task_count == 3
+    assert execution.template.timeout.seconds == 3600
+    container = execution.template.containers[0]
+    assert list(container.args) == ["main.py", "--arg1", "z"]
+    assert {e.name: e.value for e in container.env} == {"MODE": "fast"}
