@@ -23,6 +23,8 @@ from deployer.cli.doctor_cmd import doctor
 from deployer.cli.emulator_cmd import emulator_app
 from deployer.cli.init_cmd import init
 from deployer.cli.lint_cmd import lint
+from deployer.cli.logs_cmd import logs
+from deployer.cli.run_cmd import run
 from deployer.cli.status_cmd import status
 from deployer.cli.traffic_cmd import promote, rollback, traffic
 
@@ -118,6 +120,8 @@ app.command(epilog=EPILOG, cls=common.HelpFirstCommand)(bootstrap)
 app.command(epilog=EPILOG, cls=common.HelpFirstCommand)(doctor)
 app.command(epilog=EPILOG, cls=common.HelpFirstCommand)(init)
 app.command(epilog=EPILOG, cls=common.HelpFirstCommand)(lint)
+app.command(epilog=EPILOG, cls=common.HelpFirstCommand)(run)
+app.command(epilog=EPILOG, cls=common.HelpFirstCommand)(logs)
 for _traffic_command in (traffic, rollback, promote):
     app.command(epilog=EPILOG, cls=common.HelpFirstCommand)(_traffic_command)
 app.add_typer(config_app, name="config")

@@ -11,7 +11,7 @@ from deployer.cli import common
 def destroy(
     name: str = typer.Argument(
         ...,
-        help="Which [services.NAME] or [vms.NAME] to delete (always named: nothing is destroyed by default).",
+        help="Which [services.NAME], [jobs.NAME] or [vms.NAME] to delete (always named: nothing goes by default).",
         metavar="NAME",
     ),
     opts: common.Shared = common.DEFAULTS,
@@ -19,7 +19,8 @@ def destroy(
         False, "--images", help="Cloud Run: also delete the image versions it runs from Artifact Registry."
     ),
 ) -> None:
-    """Delete a Cloud Run service deployer made (its revisions and IAM policy go with it), or a VM deployer made
+    """Delete a Cloud Run service or job deployer made (its revisions or executions and IAM policy go with it), or a VM
+    deployer made
     (with its boot disk) and the firewall rule it opened for its ports.
 
     Shows the plan and asks first (--yes skips the question). What deployer did not make is left alone. Images stay
@@ -36,8 +37,8 @@ def destroy(
     target, kind, _ = config.target(name)
     project_id, region_id = config.require_project(), config.require_region()
     reporter = opts.reporter()
-    if kind == "service":
-        _destroy_cloud_run(opts, target, project_id, region_id, images=images)
+    if kind in ("service", "job"):
+        _destroy_cloud_run(opts, target, kind, project_id, region_id, images=images)
         return
     planned = VmDestroyer(GoogleCloud(), reporter).plan(
         target, config.vms[target], project=project_id, region=region_id
@@ -58,18 +59,20 @@ def destroy(
     )
 
 
-def _destroy_cloud_run(opts: common.Shared, name: str, project: str, region: str, *, images: bool) -> None:
-    """A service (and, through its kind, a job): plan, ask, delete; say which images stay."""
+def _destroy_cloud_run(
+    opts: common.Shared, name: str, kind_name: str, project: str, region: str, *, images: bool
+) -> None:
+    """A service or a job: plan, ask, delete; say which images stay."""
     from contextlib import nullcontext
 
     from deployer.cli import flow
     from deployer.cli.output import out
     from deployer.gcp import GoogleCloud
-    from deployer.services.run_destroy import RunDestroyer, RunDestroyResult, service_kind
+    from deployer.services.run_destroy import RunDestroyer, RunDestroyResult, job_kind, service_kind
 
     reporter = opts.reporter()
     cloud = GoogleCloud()
-    kind = service_kind(cloud)
+    kind = job_kind(cloud) if kind_name == "job" else service_kind(cloud)
     planned = RunDestroyer(cloud, reporter, kind).plan(name, project=project, region=region, images=images)
 
     def render(result: RunDestroyResult) -> None:

@@ -9,13 +9,14 @@ import typer
 from deployer.cli import common
 
 if TYPE_CHECKING:
+    from deployer.gcp import GoogleCloud
     from deployer.services.vm_status import VmStatus
 
 
 @common.shared_options(repository=False, run=False)
 def status(
     name: str = typer.Argument(
-        None, help="Which [vms.NAME] or [services.NAME] (default: the only one).", metavar="NAME"
+        None, help="Which [vms.NAME], [services.NAME] or [jobs.NAME] (default: the only one).", metavar="NAME"
     ),
     lines: int = typer.Option(
         20, "--lines", "-n", min=0, help="How many lines of the VM's serial port output to show."
@@ -33,6 +34,9 @@ def status(
     target, kind, _ = config.target(name)
     project_id, region_id = config.require_project(), config.require_region()
     cloud = GoogleCloud()
+    if kind == "job":
+        _job_status(cloud, target, project_id, region_id, as_json=opts.as_json)
+        return
     if kind == "service":
         from deployer.gcp.bodies.traffic import shares, split_text
 
@@ -103,3 +107,23 @@ def _render_vm(result: VmStatus) -> None:
         out(f"  last {len(result.log)} lines of the serial console:")
         for line in result.log:
             out(f"    | {line}")
+
+
+def _job_status(cloud: GoogleCloud, name: str, project: str, region: str, *, as_json: bool) -> None:
+    from deployer.cli.output import emit_json, out
+    from deployer.services.run_job import job_status
+
+    document = job_status(cloud, project, region, name)
+    if as_json:
+        emit_json(document)
+        return
+    if not document["exists"]:
+        out(f"Job {name}: not deployed in {project}/{region} (deploy it with `deployer deploy {name}`)")
+        return
+    out(f"Job {name}: {document['image']} ({document['tasks']} tasks per execution)")
+    if not document["executions"]:
+        out("  no executions yet (start one with `deployer run`)")
+    for execution in document["executions"]:
+        took = f"{execution['duration_s']}s" if execution["duration_s"] is not None else "-"
+        counts = f"{execution['succeeded']}/{execution['task_count']} succeeded, {execution['failed']} failed"
+        out(f"  {execution['execution']}  {execution['status']:<9}  {counts}  {took}")

@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from deployer.config.bootstrap import BootstrapConfig
 from deployer.config.build import BuildConfig
 from deployer.config.checks import check_project, check_region, check_repository
+from deployer.config.job import JobConfig, JobName
 from deployer.config.service import ServiceConfig, ServiceName
 from deployer.config.vm import VmConfig, VmName
 
@@ -33,14 +34,17 @@ class FileConfig(BaseModel):
     build: BuildConfig = Field(default_factory=BuildConfig)
     services: dict[ServiceName, ServiceConfig] = Field(default_factory=dict)
     vms: dict[VmName, VmConfig] = Field(default_factory=dict)
+    jobs: dict[JobName, JobConfig] = Field(default_factory=dict)
     bootstrap: BootstrapConfig = Field(default_factory=BootstrapConfig)
 
     @model_validator(mode="after")
     def _unique_target_names(self) -> FileConfig:
         # `deployer deploy NAME` finds a target by name, whatever its kind: a name may be used once.
-        both = sorted(set(self.services) & set(self.vms))
+        both = sorted((set(self.services) & set(self.vms)) | (set(self.jobs) & (set(self.services) | set(self.vms))))
         if both:
-            raise ValueError(f"target names must be unique across [services] and [vms]; used twice: {', '.join(both)}")
+            raise ValueError(
+                f"target names must be unique across [services], [vms] and [jobs]; used twice: {', '.join(both)}"
+            )
         return self
 
 

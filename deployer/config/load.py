@@ -27,6 +27,7 @@ from deployer.config.bootstrap import BootstrapConfig
 from deployer.config.build import BuildConfig
 from deployer.config.checks import check_project, check_region, check_repository, did_you_mean
 from deployer.config.file import CONFIG_FILE_NAME, DEFAULT_REPOSITORY, FileConfig
+from deployer.config.job import JobConfig
 from deployer.config.service import ServiceConfig
 from deployer.config.vm import VmConfig
 from deployer.errors import BadInput
@@ -107,6 +108,7 @@ class ResolvedConfig:
     services: dict[str, ServiceConfig]
     vms: dict[str, VmConfig] = field(default_factory=dict)
     bootstrap: BootstrapConfig = field(default_factory=BootstrapConfig)
+    jobs: dict[str, JobConfig] = field(default_factory=dict)
 
     def require_project(self) -> str:
         if self.project.value is None:
@@ -142,17 +144,21 @@ class ResolvedConfig:
             )
         return name, self.services[name]
 
-    def target(self, name: str | None) -> tuple[str, Literal["service", "vm"], ServiceConfig | VmConfig]:
-        """The named target, a [services.NAME] or a [vms.NAME] (names are unique across both); the only one if None."""
+    def target(
+        self, name: str | None
+    ) -> tuple[str, Literal["service", "vm", "job"], ServiceConfig | VmConfig | JobConfig]:
+        """The named target, a [services.NAME], [vms.NAME] or [jobs.NAME] (names are unique across them); the only
+        one if None."""
         where = _display_path(self.config_file) if self.config_file else CONFIG_FILE_NAME
-        kinds: dict[str, Literal["service", "vm"]] = {
+        kinds: dict[str, Literal["service", "vm", "job"]] = {
             **dict.fromkeys(self.services, "service"),
             **dict.fromkeys(self.vms, "vm"),
+            **dict.fromkeys(self.jobs, "job"),
         }
         names = sorted(kinds)
         if not names:
             raise BadInput(
-                f"nothing to deploy: no services or vms configured in {where}",
+                f"nothing to deploy: no services, vms or jobs configured in {where}",
                 f"add a [services.NAME] (Cloud Run) or [vms.NAME] (a VM) table to {where}, e.g. [services.api]",
             )
         if name is None:
@@ -166,11 +172,16 @@ class ResolvedConfig:
         if name not in kinds:
             guess = did_you_mean(name, names)
             raise BadInput(
-                f'no service or vm named "{name}" in {where}{guess}; configured: {", ".join(names)}',
-                f"use one of {', '.join(names)}, or add a [services.{name}] or [vms.{name}] table",
+                f'no service, vm or job named "{name}" in {where}{guess}; configured: {", ".join(names)}',
+                f"use one of {', '.join(names)}, or add a [services.{name}], [vms.{name}] or [jobs.{name}] table",
             )
         kind = kinds[name]
-        return name, kind, (self.services[name] if kind == "service" else self.vms[name])
+        tables: dict[str, dict[str, ServiceConfig] | dict[str, VmConfig] | dict[str, JobConfig]] = {
+            "service": self.services,
+            "vm": self.vms,
+            "job": self.jobs,
+        }
+        return name, kind, tables[kind][name]
 
     def describe(self) -> dict[str, Any]:
         """Everything resolved, JSON-able: the top-level settings with their provenance, then build and services."""
@@ -183,6 +194,7 @@ class ResolvedConfig:
             "build": self.build.model_dump(mode="json"),
             "services": {name: svc.model_dump(mode="json") for name, svc in sorted(self.services.items())},
             "vms": {name: vm.describe() for name, vm in sorted(self.vms.items())},
+            "jobs": {name: job.model_dump(mode="json") for name, job in sorted(self.jobs.items())},
             "bootstrap": self.bootstrap.model_dump(mode="json"),
         }
 
@@ -253,13 +265,14 @@ def load_config(
         services=dict(file_config.services),
         vms=dict(file_config.vms),
         bootstrap=file_config.bootstrap,
+        jobs=dict(file_config.jobs),
     )
 
 
 def _remember_secrets(table: Mapping[str, Any]) -> None:
     """Remember every target's secret env values as written, before validation: an error message that quotes a
     bad value, and every later output, then masks them (deployer/masking.py)."""
-    for section in ("services", "vms"):
+    for section in ("services", "vms", "jobs"):
         targets = table.get(section)
         if not isinstance(targets, Mapping):
             continue

@@ -6,6 +6,7 @@ Each adapter returns deployer's own small dataclasses and raises DeployerError w
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from deployer.gcp.artifactregistry import ArtifactRegistryAdapter
 from deployer.gcp.billing import BillingAdapter
@@ -16,8 +17,12 @@ from deployer.gcp.compute import ComputeAdapter
 from deployer.gcp.iam import IamAdapter
 from deployer.gcp.resourcemanager import ResourceManagerAdapter
 from deployer.gcp.run import CloudRunAdapter
+from deployer.gcp.run_jobs import CloudRunJobsAdapter
 from deployer.gcp.serviceusage import ServiceUsageAdapter
 from deployer.gcp.storage import StorageAdapter
+
+if TYPE_CHECKING:
+    from deployer.gcp.logging import LoggingAdapter
 
 
 class GoogleCloud:
@@ -44,6 +49,15 @@ class GoogleCloud:
     @cached_property
     def run(self) -> CloudRunAdapter:
         return CloudRunAdapter(self.clients)
+
+    @cached_property
+    def run_jobs(self) -> CloudRunJobsAdapter:
+        return CloudRunJobsAdapter(self.clients)
+
+    def logging(self, project: str) -> LoggingAdapter:
+        from deployer.gcp.logging import LoggingAdapter
+
+        return LoggingAdapter(self.clients, project)
 
     @cached_property
     def compute(self) -> ComputeAdapter:

@@ -124,6 +124,40 @@ class Clients:
 
         return run_v2.RevisionsClient(**self._options())
 
+    def _run_v2(self, client: str) -> Any:
+        from google.cloud import run_v2
+
+        return getattr(run_v2, client)(**self._options())
+
+    @cached_property
+    def run_jobs(self) -> Any:
+        return self._run_v2("JobsClient")
+
+    @cached_property
+    def run_executions(self) -> Any:
+        return self._run_v2("ExecutionsClient")
+
+    @cached_property
+    def run_tasks(self) -> Any:
+        return self._run_v2("TasksClient")
+
+    def logging(self, project: str) -> Any:
+        """Cloud Logging's client over HTTP/JSON (its generated client has no REST transport)."""
+        from google.cloud import logging
+
+        return logging.Client(**self._handwritten_options(project), _use_grpc=False)  # type: ignore[no-untyped-call]
+
+    def _handwritten_options(self, project: str) -> dict[str, Any]:
+        """What the hand-written clients (Cloud Storage, Cloud Logging) take: they choose no transport."""
+        from google.api_core.client_info import ClientInfo
+
+        return {
+            "project": project,
+            "credentials": self.credentials,
+            "client_options": {"api_endpoint": self.target.emulator_url} if self.target.emulator_url else None,
+            "client_info": ClientInfo(user_agent=f"deployer/{__version__}"),  # type: ignore[no-untyped-call]
+        }
+
     @cached_property
     def resource_manager(self) -> Any:
         from google.cloud import resourcemanager_v3
@@ -173,13 +207,6 @@ class Clients:
         return self._compute[client]
 
     def storage(self, project: str) -> Any:
-        from google.api_core.client_info import ClientInfo
         from google.cloud import storage  # type: ignore[attr-defined]
 
-        options = {"api_endpoint": self.target.emulator_url} if self.target.emulator_url else None
-        return storage.Client(
-            project=project,
-            credentials=self.credentials,
-            client_options=options,
-            client_info=ClientInfo(user_agent=f"deployer/{__version__}"),  # type: ignore[no-untyped-call]
-        )
+        return storage.Client(**self._handwritten_options(project))

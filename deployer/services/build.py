@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from deployer.config import ResolvedConfig, ServiceConfig
+from deployer.config.job import JobConfig
 from deployer.errors import BadInput, DeployerError
 from deployer.gcp import GoogleCloud
 from deployer.gcp.bodies.artifactregistry import image_name, repository_body
@@ -55,7 +56,7 @@ class BuildInputs:
 def inputs_from_config(
     config: ResolvedConfig,
     name: str,
-    service: ServiceConfig,
+    service: ServiceConfig | JobConfig,
     max_context_mb: int | None = None,
     allow_large_context: bool = False,
     allowed_credential_files: tuple[str, ...] = (),

@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from deployer.errors import DeployerError
-from deployer.gcp import GoogleCloud
+from deployer.gcp import GoogleCloud, run_jobs
 from deployer.gcp.errors import ROLE_FOR_PERMISSION
 from deployer.services import roles
 from deployer.services.bootstrap import BUDGETS_API, needed_apis
@@ -75,6 +75,9 @@ PERMISSION_PURPOSE: dict[str, str] = {
     "run.services.create": "create Cloud Run services",
     "run.services.update": "update Cloud Run services",
     "run.services.setIamPolicy": "make a service public (public = true)",
+    "run.jobs.get": "read Cloud Run jobs",
+    "run.jobs.create": "create Cloud Run jobs",
+    "run.jobs.update": "update Cloud Run jobs",
     "iam.serviceAccounts.actAs": "deploy workloads that run as a service account",
     "compute.instances.create": "create VMs",
     "compute.instances.setMetadata": "update a VM's container (its metadata)",
@@ -94,6 +97,7 @@ VM_PERMISSIONS = (
     "compute.subnetworks.useExternalIp",
 )
 ACT_AS = "iam.serviceAccounts.actAs"
+JOB_PERMISSIONS = run_jobs.PERMISSIONS
 REPOSITORY_CREATE = "artifactregistry.repositories.create"
 GPUS_ALL_REGIONS = "GPUS_ALL_REGIONS"  # the project-wide GPU quota (Compute Engine projects.get)
 
@@ -121,6 +125,8 @@ def _targets(config: ResolvedConfig, only: str | None = None) -> list[_Target]:
         found.append(_Target(name, "service", bool(service.public), service.service_account))
     for name, vm in sorted(config.vms.items()):
         found.append(_Target(name, "vm", False, vm.service_account, vm))
+    for name, job in sorted(config.jobs.items()):
+        found.append(_Target(name, "job", False, job.service_account))
     if only is not None:
         found = [t for t in found if t.name == only]
     return found
@@ -137,6 +143,8 @@ def _permissions_for(targets: list[_Target], *, repository_exists: bool) -> list
             wanted += SERVICE_PERMISSIONS
             if target.public:
                 wanted.append(PUBLIC_PERMISSION)
+        elif target.kind == "job":
+            wanted += [p for p in JOB_PERMISSIONS["deploy"] if p != ACT_AS]
         else:
             wanted += VM_PERMISSIONS
     return list(dict.fromkeys(wanted))

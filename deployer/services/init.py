@@ -38,10 +38,10 @@ PYPROJECT_INSTALL = (
     "    && pip install --no-cache-dir -r /tmp/requirements.txt\n"
 )
 
-Target = Literal["services", "vms"]
+Target = Literal["services", "vms", "jobs"]
 _NAME_RE = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
 # Cloud Run service names are shorter than Compute Engine instance names (config/service.py, config/vm.py).
-_MAX_NAME = {"services": 49, "vms": 63}
+_MAX_NAME = {"services": 49, "vms": 63, "jobs": 49}
 _REQUIREMENT_NAME_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
@@ -76,8 +76,8 @@ TEMPLATES: dict[str, Template] = {
         Template(
             "batch-job",
             'a script run with arguments (ENTRYPOINT ["python", "main.py"], default CMD arguments callers '
-            "replace) that exits when done; a VM (or a Cloud Run job)",
-            "vms",
+            "replace) that exits when done, split between tasks by index; a Cloud Run job (or a VM)",
+            "jobs",
             "main.py",
             (),
         ),
@@ -147,7 +147,9 @@ def default_name(directory: Path, target: Target = "services") -> str:
 def check_name(name: str, target: Target) -> None:
     limit = _MAX_NAME[target]
     if len(name) > limit or not _NAME_RE.fullmatch(name):
-        kind = "a Cloud Run service name" if target == "services" else "a Compute Engine VM name"
+        kind = {"services": "a Cloud Run service name", "jobs": "a Cloud Run job name"}.get(
+            target, "a Compute Engine VM name"
+        )
         raise BadInput(
             f'--service "{name}" is not a valid name: {kind} is at most {limit} characters of lowercase letters, '
             "digits and hyphens, starting with a letter and not ending with a hyphen",

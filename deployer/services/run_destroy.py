@@ -7,7 +7,7 @@ Artifact Registry (the repository's cleanup policy ages them out) unless ``image
 runs; the result says which.
 
 A kind is a ``CloudRunKind``: how to read one and how to delete one. A Cloud Run job plugs in as another kind whose
-``get`` and ``delete`` are the jobs adapter's.
+``get`` and ``delete`` are the jobs adapter's (``job_kind``).
 """
 
 from __future__ import annotations
@@ -44,6 +44,11 @@ def service_kind(cloud: GoogleCloud) -> CloudRunKind:
         return found.doc if found is not None else None
 
     return CloudRunKind("service", "services", get, lambda name, etag: run.delete_service(name, etag=etag), "services")
+
+
+def job_kind(cloud: GoogleCloud) -> CloudRunKind:
+    jobs = cloud.run_jobs
+    return CloudRunKind("job", "jobs", jobs.get_job, lambda name, etag: jobs.delete_job(name, etag=etag), "jobs")
 
 
 @dataclass

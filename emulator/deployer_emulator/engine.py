@@ -112,6 +112,12 @@ class Engine:
         result = self._run(["logs", "--tail", str(tail), container_id])
         return (result.stdout + result.stderr).strip()
 
+    def output(self, container_id: str, *, timestamps: bool = False) -> tuple[str, str]:
+        """Everything the container wrote: (stdout, stderr), kept apart as the engine keeps them; with
+        ``timestamps`` each line starts with the RFC 3339 time the engine received it and a space."""
+        result = self._run(["logs", *(["--timestamps"] if timestamps else []), container_id])
+        return result.stdout, result.stderr
+
     def remove(self, container_id: str) -> None:
         self._run(["rm", "-f", "-t", "2", container_id], timeout=60)
 

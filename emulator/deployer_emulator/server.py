@@ -55,10 +55,22 @@ def build_emulator(
     from deployer_emulator.cloudbuild import surface as cloudbuild
     from deployer_emulator.compute import surface as compute
     from deployer_emulator.iam import surface as iam
+    from deployer_emulator.logging import surface as logging_surface
     from deployer_emulator.run import surface as run
     from deployer_emulator.storage import surface as storage
 
-    for surface in (storage, cloudbuild, artifactregistry, run, compute, resourcemanager, billing, serviceusage, iam):
+    for surface in (
+        storage,
+        cloudbuild,
+        artifactregistry,
+        run,
+        compute,
+        resourcemanager,
+        billing,
+        serviceusage,
+        iam,
+        logging_surface,
+    ):
         surface.register(emulator)
     _make_world(emulator, scenario)
     return emulator

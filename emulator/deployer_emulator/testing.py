@@ -174,6 +174,24 @@ def error_json(exc: Any) -> dict[str, Any]:
     return error
 
 
+def gcloud_env(handle: EmulatorHandle, home: Path, member: str, project: str, apis: list[str]) -> dict[str, str]:
+    """The environment that points gcloud at the emulator: a config of its own, ``member`` as the caller (gcloud's
+    access-token file holds ``emulator:<member>``), and each API in ``apis`` (e.g. "LOGGING") at the emulator."""
+    home.mkdir(parents=True, exist_ok=True)
+    token = home / "token"
+    token.write_text(f"emulator:{member}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDSDK_")}
+    env.update(
+        CLOUDSDK_CONFIG=str(home / "config"),
+        CLOUDSDK_CORE_PROJECT=project,
+        CLOUDSDK_AUTH_ACCESS_TOKEN_FILE=str(token),
+        CLOUDSDK_CORE_DISABLE_USAGE_REPORTING="true",
+        CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK="true",
+    )
+    env.update({f"CLOUDSDK_API_ENDPOINT_OVERRIDES_{api}": f"{handle.url}/" for api in apis})
+    return env
+
+
 def engine_available() -> str | None:
     """The container engine that answers ``info``, as the emulator itself would pick it."""
     from deployer_emulator.engine import detect_engine

@@ -47,7 +47,7 @@ def test_list_shows_every_template() -> None:
     assert {t["name"]: t["target"] for t in listed["templates"]} == {
         "python-api": "services",
         "gpu-pytorch": "vms",
-        "batch-job": "vms",
+        "batch-job": "jobs",
     }
 
 

@@ -44,7 +44,17 @@ def test_top_level_ids(field: str, value: str, ok: bool) -> None:
 
 def test_schema_describes_the_file() -> None:
     schema = config_schema()
-    assert set(schema["properties"]) == {"project", "region", "repository", "build", "services", "vms", "bootstrap"}
+    assert set(schema["properties"]) == {
+        "project",
+        "region",
+        "repository",
+        "build",
+        "services",
+        "vms",
+        "jobs",
+        "bootstrap",
+    }
+    assert schema["$defs"]["JobConfig"]["additionalProperties"] is False
     service = schema["$defs"]["ServiceConfig"]
     assert service["additionalProperties"] is False
     assert "memory" in service["properties"]

@@ -351,6 +351,7 @@ def test_describe(project: Path, gcloud_dir: Path) -> None:
     )
     described = _load(project, gcloud_dir, flags={"project": "flag-proj"}).describe()
     assert described.pop("vms") == {}
+    assert described.pop("jobs") == {}
     assert isinstance(described.pop("bootstrap"), dict)
     assert described == {
         "project_dir": str(project),

@@ -162,7 +162,7 @@ def test_target_finds_services_and_vms_by_name(project: Path) -> None:
     assert config.target("trainer")[:2] == ("trainer", "vm")
     assert config.target("api")[:2] == ("api", "service")
     with pytest.raises(
-        BadInput, match=r'no service or vm named "trainr" in deployer.toml \(did you mean "trainer"\?\)'
+        BadInput, match=r'no service, vm or job named "trainr" in deployer.toml \(did you mean "trainer"\?\)'
     ):
         config.target("trainr")
     with pytest.raises(BadInput, match="configures 2 targets"):

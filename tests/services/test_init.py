@@ -36,7 +36,7 @@ def test_every_template_writes_a_config_that_loads(tmp_path: Path, template: str
     config = load_config(tmp_path, environ={})
     assert config.project.value == "my-proj"
     assert config.region.value == "europe-west4"
-    targets = config.services if spec.target == "services" else config.vms
+    targets = {"services": config.services, "vms": config.vms, "jobs": config.jobs}[spec.target]
     assert list(targets) == ["worker"]
     # The dependency lines the pyproject variant replaces are in every Dockerfile, before the code is copied.
     dockerfile = (tmp_path / "Dockerfile").read_text()

@@ -1,5 +1,6 @@
-"""`deployer destroy NAME` for a Cloud Run service, in a strict world: it deletes the service deployer made (with its
-revisions and its IAM policy) and nothing else; a foreign service beside it is refused and stays.
+"""`deployer destroy NAME` for a Cloud Run service and a Cloud Run job, in a strict world: it deletes what deployer
+made (a service with its revisions and its IAM policy, a job with its executions) and nothing else; a foreign service
+and a foreign job beside them are refused and stay.
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ def world(strict_emulator: Callable[[dict[str, Any]], EmulatorHandle]) -> Emulat
             labels=labels, template=run_v2.RevisionTemplate(containers=[run_v2.Container(image=IMAGE)])
         )
         client.create_service(parent=PARENT, service_id=service_id, service=service).result(timeout=60)
+    jobs = rest_client(run_v2.JobsClient, handle, OWNER)
+    for job_id, labels in (("train", {"managed-by": "deployer"}), ("nightly", {"team": "data"})):
+        task = run_v2.TaskTemplate(containers=[run_v2.Container(image=IMAGE)])
+        job = run_v2.Job(labels=labels, template=run_v2.ExecutionTemplate(template=task))
+        jobs.create_job(parent=PARENT, job_id=job_id, job=job).result(timeout=60)
     # The public access deploy sets for a public service: a binding on the service's own policy.
     client.set_iam_policy(
         request={
@@ -60,6 +66,7 @@ def _invoke(world: EmulatorHandle, directory: Path, *args: str) -> Any:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "deployer.toml").write_text(
         f'project = "{PROJECT}"\nregion = "{REGION}"\n\n[services.api]\n\n[services.foreign]\n'
+        f'\n[jobs.train]\nimage = "{IMAGE}"\n\n[jobs.nightly]\nimage = "{IMAGE}"\n'
     )
     env = {"DEPLOYER_EMULATOR_URL": world.url, "DEPLOYER_EMULATOR_CALLER": OWNER, "NO_COLOR": "1", "CI": "1"}
     return CliRunner().invoke(app, [*args, "-C", str(directory)], env=env, catch_exceptions=False)
@@ -137,3 +144,27 @@ def test_destroy_with_images_deletes_the_image_it_ran(emulator: EmulatorHandle, 
     assert f"deleted from Artifact Registry: {image}" in gone.stdout
     assert images() == others  # only the version the service ran
     assert f"projects/{project}/locations/{REGION}/services/api" not in emulator.state().get("run.services", {})
+
+
+def test_destroy_deletes_only_the_job_deployer_made(world: EmulatorHandle, tmp_path: Path) -> None:
+    before = world.state()
+    assert {f"{PARENT}/jobs/train", f"{PARENT}/jobs/nightly"} <= set(before["run.jobs"])
+
+    world.mark()
+    refused = _invoke(world, tmp_path, "destroy", "nightly", "--yes")
+    assert refused.exit_code == 1
+    assert "Cloud Run job nightly was not created by deployer" in refused.stderr
+    assert world.mutating_requests() == []
+
+    done = _invoke(world, tmp_path, "destroy", "train", "--yes")
+    assert done.exit_code == 0, done.stderr + done.stdout
+    assert "Cloud Run job train: deleted" in done.stdout
+    assert f"left in Artifact Registry: {IMAGE}" in done.stdout
+    (delete,) = world.mutating_requests()
+    assert delete["method"] == "DELETE"
+    assert delete["path"].endswith("/jobs/train")
+
+    after = world.state()
+    assert set(after["run.jobs"]) == set(before["run.jobs"]) - {f"{PARENT}/jobs/train"}
+    untouched = {k for k in before if k != "run.jobs" and k != "operations"}
+    assert {k: after.get(k) for k in untouched} == {k: before[k] for k in untouched}

@@ -194,6 +194,11 @@ def app_unit(spec: ContainerSpec) -> str:
         unit.append(("Requires", GPU_DRIVER_UNIT))
         after.append(GPU_DRIVER_UNIT)
     unit += [("Wants", "gcr-online.target docker.socket"), ("After", " ".join(after))]
+    if spec.restart != "always":
+        # A batch container that exits 0 is done: power the VM off so it stops billing. SuccessAction= acts when
+        # the unit stops having succeeded (systemd.unit(5), "SuccessAction=", systemd 236 and later; COS ships
+        # newer); a failure under restart=on-failure runs again instead.
+        unit.append(("SuccessAction", "poweroff"))
     helper = [CREDENTIAL_HELPER, "configure-docker"]
     if spec.registry_hosts:
         helper += ["--registries", ",".join(spec.registry_hosts)]

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from deployer.services.targets.base import DeployRequest, Target, planned_deploy
+from deployer.services.targets.run_job import RunJobTarget
 from deployer.services.targets.run_service import RunServiceTarget
 from deployer.services.targets.vm import VmTarget
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
 KINDS: dict[str, Callable[[ResolvedConfig, str], Target[Any]]] = {
     "service": RunServiceTarget,
     "vm": VmTarget,
+    "job": RunJobTarget,
 }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from deployer.errors import DeployerError
@@ -79,7 +79,7 @@ def warn_secret_env(target: Target[R], reporter: Reporter) -> None:
     _, kind, table = target.config.target(target.name)
     names = secret_names(table.env, table.secret_env)
     if names:
-        where = "the service's revisions" if kind == "service" else "the VM's metadata"
+        where = {"service": "the service's revisions", "job": "the job"}.get(kind, "the VM's metadata")
         reporter.warn(
             f"env {', '.join(names)} of {target.name} hold secrets as plain values, readable by anyone who may read "
             f"{where}: they belong in Secret Manager (shown masked here)"
@@ -94,6 +94,9 @@ def planned_deploy(cloud: GoogleCloud, reporter: Reporter, target: Target[R], re
     An unchanged deploy so costs only the plan's reads. A planning read that Google refuses runs the checks too: a
     project that is not ready stops with doctor's findings and fixes, not the refusal alone.
     """
+    default_image = getattr(target, "default_image", None)
+    if request.image is None and default_image:
+        request = replace(request, image=default_image)
     target.check(request)
     inputs = target.build_inputs(request)
     reporter.info(target.announce(cloud, inputs))

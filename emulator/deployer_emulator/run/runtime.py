@@ -256,6 +256,19 @@ class Runtime:
                 self.logs[name] = logs
             self._remove(instance.container_id)
 
+    def log_entries(self) -> list[dict[str, Any]]:
+        """Cloud Logging entries of every running revision's container (logging/store.py)."""
+        from deployer_emulator.logging.store import revision_entries
+
+        with self._lock:
+            running = [(name, i.container_id) for name, i in self._instances.items() if i.container_id is not None]
+        entries: list[dict[str, Any]] = []
+        for name, container_id in running:
+            parts = name.split("/")
+            output = self.engine.output(container_id, timestamps=True)
+            entries += revision_entries(parts[1], parts[3], parts[5], parts[7], output)
+        return entries
+
     def logs_of(self, name: str) -> str | None:
         with self._lock:
             instance = self._instances.get(name)
@@ -275,6 +288,15 @@ class Runtime:
         for proxy in [*proxies, *([main] if main else [])]:
             proxy.close()
         _in_parallel([functools.partial(self.stop, name) for name in names])
+
+    def track(self, container_id: str) -> None:
+        """A container started elsewhere (a job's task) that shutdown must remove too."""
+        with self._lock:
+            self._started.add(container_id)
+
+    def untrack(self, container_id: str) -> None:
+        with self._lock:
+            self._started.discard(container_id)
 
     def _remove(self, container_id: str) -> None:
         self.engine.remove(container_id)

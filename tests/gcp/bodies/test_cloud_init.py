@@ -15,13 +15,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
 
 from deployer.gcp.bodies import cloud_init
-from deployer.gcp.bodies.cloud_init import ContainerSpec, render_user_data, systemd_quote
+from deployer.gcp.bodies.cloud_init import ContainerSpec, app_unit, render_user_data, systemd_quote
 
 GOLDEN = Path(__file__).parent / "golden"
 IMAGE = "europe-west4-docker.pkg.dev/my-proj/deployer/trainer@sha256:" + "ab" * 32
@@ -319,3 +320,10 @@ def test_systemd_analyze_check_is_meaningful(tmp_path: Path) -> None:
     output = result.stdout + result.stderr
     assert "restart specifier" in output
     assert "/usr/bin/docker" in output
+
+
+@pytest.mark.parametrize(("restart", "powers_off"), [("always", False), ("on-failure", True), ("no", True)])
+def test_a_batch_container_that_exits_0_powers_the_vm_off(restart: str, powers_off: bool) -> None:
+    spec = next(iter(CASES.values()))
+    unit = app_unit(replace(spec, restart=restart))
+    assert ("SuccessAction=poweroff" in unit) is powers_off
