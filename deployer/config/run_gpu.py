@@ -138,7 +138,7 @@ def run_gpu_problems(
         )
     if region is not None and region not in (*spec.regions, *spec.invitation_regions):
         others = [name for name, other in RUN_GPU_TYPES.items() if region in other.regions and name != spec.type]
-        elsewhere = f'; {region} offers {", ".join(others)}' if others else ""
+        elsewhere = f"; {region} offers {', '.join(others)}" if others else ""
         problems.append(
             f'region {quoted(region)} does not offer gpu.type = "{spec.type}" on Cloud Run: it is offered in '
             f"{_regions_text(spec)}{elsewhere}; deploy to one of those regions (region = ... or --region)"
@@ -195,11 +195,11 @@ def normalize_run_cpu(value: object) -> str:
         return normalize_cpu(value)
     except ValueError:
         least = RUN_GPU_TYPES["nvidia-rtx-pro-6000"].min_cpu
-        if isinstance(value, int | str) and not isinstance(value, bool) and str(value).strip().isdigit():
-            if int(str(value).strip()) >= least:
-                return str(int(str(value).strip()))
+        text = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
+        if text.isdigit() and int(text) >= least:
+            return str(int(text))
         raise ValueError(
-            f"must be one of {', '.join(CPU_VALUES)} (a number or a string; \"1000m\"-style millicpu also works), or "
+            f'must be one of {", ".join(CPU_VALUES)} (a number or a string; "1000m"-style millicpu also works), or '
             f"a whole number from {least} with an nvidia-rtx-pro-6000 GPU"
         ) from None
 

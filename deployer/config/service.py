@@ -145,7 +145,12 @@ class ServiceConfig(BaseModel):
                 "min_instances must be at most max_instances"
             )
         gpu_problems = run_gpu_problems(
-            cpu=self.cpu, memory=self.memory, gpu=self.gpu, region=None, kind="service", max_instances=self.max_instances
+            cpu=self.cpu,
+            memory=self.memory,
+            gpu=self.gpu,
+            region=None,
+            kind="service",
+            max_instances=self.max_instances,
         )
         problems += gpu_problems
         if not gpu_problems and int(self.cpu) <= 8 and memory_mib(self.memory) <= 32 * 1024:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from deployer.services.build import BuildInputs, inputs_from_config
 from deployer.services.deploy_run import DeployResult, RunDeployer, check_preview_tag
+from deployer.services.run_gpu import check_gpu_region
 from deployer.services.targets.base import DeployRequest
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ class RunServiceTarget:
         self.service = config.services[name]
 
     def check(self, request: DeployRequest) -> None:
+        check_gpu_region(self.config, self.name, self.service)
         if request.preview is not None:
             check_preview_tag(request.preview, self.name)
 
