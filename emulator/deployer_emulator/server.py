@@ -49,6 +49,7 @@ def build_emulator(
     from deployer_emulator import (
         artifactregistry,
         billing,
+        cloudquotas,
         resourcemanager,
         serviceusage,
     )
@@ -58,7 +59,8 @@ def build_emulator(
     from deployer_emulator.run import surface as run
     from deployer_emulator.storage import surface as storage
 
-    for surface in (storage, cloudbuild, artifactregistry, run, compute, resourcemanager, billing, serviceusage, iam):
+    surfaces = (storage, cloudbuild, artifactregistry, run, compute, resourcemanager, billing, serviceusage, iam)
+    for surface in (*surfaces, cloudquotas):
         surface.register(emulator)
     _make_world(emulator, scenario)
     return emulator
