@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import cloudquotas_v1
+from run_support import LOCATION, PUBLIC_IMAGE, field_violation, raw_create, wait_done
 
 from deployer_emulator.errors import ApiError
 from deployer_emulator.run.validation import check_gpu_template
-from run_support import LOCATION, PUBLIC_IMAGE, field_violation, raw_create, wait_done
 
 L4 = {"cpu": "4", "memory": "16Gi", "nvidia.com/gpu": "1"}
 RTX = {"cpu": "20", "memory": "80Gi", "nvidia.com/gpu": "1"}

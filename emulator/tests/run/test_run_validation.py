@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 import requests
-from run_support import PARENT, PUBLIC_IMAGE, container, field_violation, raw_create, wait_done
+from run_support import PARENT, PUBLIC_IMAGE, container, field_violation, raw_create
 
 
 def test_unknown_field_is_rejected(emulator: Any) -> None:
