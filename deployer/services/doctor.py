@@ -430,16 +430,16 @@ class Doctor:
             service = target.service
             if service is None or service.gpu is None or region is None:
                 continue
-            self.report.findings += quota_findings(
+            found = quota_findings(
                 self._cloud,
                 self.project,
                 region,
-                target.name,
                 service.max_instances,
                 service.cpu,
                 service.memory,
                 service.gpu,
             )
+            self.report.findings += [Finding(f"gpu {target.name}", Severity(f.severity), f.found, f.fix) for f in found]
 
     def _check_vm_gpu(self, name: str, vm: VmConfig, region: str | None, enabled: set[str]) -> None:
         choice = vm.gpu_choice

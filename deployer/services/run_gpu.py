@@ -8,7 +8,8 @@ googlecodelabs/feedback#2311): both are caught here, before anything is uploaded
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 from deployer.config.checks import memory_mib
 from deployer.config.run_gpu import (
@@ -26,7 +27,15 @@ from deployer.errors import BadInput, DeployerError
 if TYPE_CHECKING:
     from deployer.config import ResolvedConfig, ServiceConfig
     from deployer.gcp import GoogleCloud
-    from deployer.services.doctor import Finding
+
+
+@dataclass(frozen=True)
+class QuotaFinding:
+    """One quota read: doctor's Finding, in its words (services/doctor.py makes it one)."""
+
+    severity: Literal["ok", "warning", "error"]
+    found: str
+    fix: str = ""
 
 
 def run_gpu_spec(config: ServiceConfig) -> dict[str, Any]:
@@ -63,13 +72,10 @@ def check_gpu_region(config: ResolvedConfig, name: str, service: ServiceConfig) 
 
 
 def quota_findings(
-    cloud: GoogleCloud, project: str, region: str, name: str, max_instances: int, cpu: str, memory: str, gpu: RunGpu
-) -> list[Finding]:
+    cloud: GoogleCloud, project: str, region: str, max_instances: int, cpu: str, memory: str, gpu: RunGpu
+) -> list[QuotaFinding]:
     """The GPU quota for this region and mode covers ``max_instances`` GPUs, and max_instances x the instance's CPU
     and memory fit the regional CPU and memory quotas; a finding each (an error with the quota page to ask on)."""
-    from deployer.services.doctor import Finding, Severity
-
-    check = f"gpu {name}"
     gpu_quota = gpu.spec.quota_for(zonal_redundancy=gpu.zonal_redundancy)
     mode = "with zonal redundancy" if gpu.zonal_redundancy else "without zonal redundancy"
     needs = [
@@ -77,37 +83,35 @@ def quota_findings(
         (CPU_QUOTA_ID, max_instances * int(cpu) * 1000, f"{max_instances} x {cpu} vCPU"),
         (MEMORY_QUOTA_ID, max_instances * memory_mib(memory) * 2**20, f"{max_instances} x {memory}"),
     ]
-    findings: list[Finding] = []
+    findings: list[QuotaFinding] = []
     for quota_id, needed, what in needs:
         try:
             value = cloud.cloud_quotas.region_value(project, QUOTA_SERVICE, quota_id, region)
         except DeployerError as exc:
             findings.append(
-                Finding(
-                    check,
-                    Severity.WARNING,
+                QuotaFinding(
+                    "warning",
                     f"cannot read Cloud Run's {quota_id} quota in {region}: {exc.message}",
                     exc.hint or f"gcloud services enable cloudquotas.googleapis.com --project {project}",
                 )
             )
             continue
         if value is None:
-            findings.append(Finding(check, Severity.WARNING, f"{quota_id} in {region}: Google reports no value"))
+            findings.append(QuotaFinding("warning", f"{quota_id} in {region}: Google reports no value"))
             continue
         if 0 <= value < needed:
             first = " (new projects start at 0)" if quota_id == gpu_quota else ""
             fewer = f"; or lower max_instances to {value * max_instances // needed}" if needed else ""
             findings.append(
-                Finding(
-                    check,
-                    Severity.ERROR,
+                QuotaFinding(
+                    "error",
                     f"Cloud Run quota {quota_id} in {region} is {value}{first}; max_instances = {max_instances} "
                     f"needs {needed} ({what})",
                     f"request a quota increase for {quota_id} in {region}: "
                     f"{quota_console_url(project, quota_id)}{fewer}",
                 )
             )
-    if not any(f.severity is Severity.ERROR for f in findings):
+    if not any(f.severity == "error" for f in findings):
         covered = f"{gpu.type} in {region} ({mode}): quota covers max_instances = {max_instances}"
-        findings.append(Finding(check, Severity.OK, covered))
+        findings.append(QuotaFinding("ok", covered))
     return findings
