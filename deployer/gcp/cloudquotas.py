@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from deployer.gcp.clients import Clients
-from deployer.gcp.errors import google_call
+from deployer.gcp.errors import google_call, none_if_missing
 
 
 class CloudQuotasAdapter:
@@ -19,14 +19,11 @@ class CloudQuotasAdapter:
     def region_value(self, project: str, service: str, quota_id: str, region: str) -> int | None:
         """The value of ``quota_id`` in effect for ``project`` in ``region``; None when Google reports no such quota
         (unknown there: the caller says it was not checked rather than assume zero)."""
-        from google.api_core import exceptions as gexc
-
         name = f"projects/{project}/locations/global/services/{service}/quotaInfos/{quota_id}"
         with google_call(f"reading the {quota_id} quota of {service}", project=project):
-            try:
-                info = self._clients.cloud_quotas.get_quota_info(name=name)
-            except gexc.NotFound:
-                return None
+            info = none_if_missing(lambda: self._clients.cloud_quotas.get_quota_info(name=name))
+        if info is None:
+            return None
         fallback: int | None = None
         for dimensions_info in info.dimensions_infos:
             dimensions = dict(dimensions_info.dimensions)
