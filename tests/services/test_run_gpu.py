@@ -104,3 +104,37 @@ def test_doctor_reports_the_missing_gpu_quota_with_its_fix(emulator: EmulatorHan
     assert len(errors) == 1
     assert "NvidiaL4GpuAllocPerProjectRegion" in errors[0]["found"]
     assert "quotaId=NvidiaL4GpuAllocPerProjectRegion" in errors[0]["fix"]
+
+
+@pytest.mark.gcp
+def test_live_google_checks_a_gpu_service_and_reports_its_quota(tmp_path: Path) -> None:
+    """Live: a real project (DEPLOYER_LIVE_PROJECT, region DEPLOYER_LIVE_REGION, default us-central1). Doctor reads
+    the Cloud Run GPU, CPU and memory quotas through the Cloud Quotas API, and a dry run has Cloud Run check the GPU
+    service (validate_only: nothing is created) with Google's sample image."""
+    import os
+
+    from typer.testing import CliRunner
+
+    from deployer.cli.app import app
+
+    project = os.environ.get("DEPLOYER_LIVE_PROJECT")
+    if not project:
+        pytest.skip("set DEPLOYER_LIVE_PROJECT to a project where you may deploy")
+    region = os.environ.get("DEPLOYER_LIVE_REGION", "us-central1")
+    (tmp_path / "deployer.toml").write_text(
+        f'project = "{project}"\nregion = "{region}"\n[services.gpu-live-check]\n{L4_SHAPE}'
+    )
+    runner = CliRunner()
+    doctor = runner.invoke(app, ["doctor", "-C", str(tmp_path), "--json"], catch_exceptions=False)
+    findings = [f for f in json.loads(doctor.stdout)["findings"] if f["check"] == "gpu gpu-live-check"]
+    assert findings, doctor.output
+    assert all("cannot read" not in f["found"] for f in findings), findings
+    image = "us-docker.pkg.dev/cloudrun/container/hello"
+    planned = runner.invoke(app, ["deploy", "-C", str(tmp_path), "--image", image, "--dry-run"], catch_exceptions=False)
+    quota_errors = [f for f in findings if f["severity"] == "error"]
+    if quota_errors:
+        assert planned.exit_code != 0
+        assert "request a quota increase" in planned.output
+    else:
+        assert planned.exit_code == 0, planned.output
+        assert "instance-based billing" in planned.output
