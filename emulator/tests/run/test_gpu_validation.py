@@ -6,12 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from google.api_core import exceptions as gexc
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import cloudquotas_v1
 from run_support import LOCATION, PUBLIC_IMAGE, field_violation, raw_create, wait_done
 
 from deployer_emulator.errors import ApiError
 from deployer_emulator.run.validation import check_gpu_template
+from deployer_emulator.testing import caller_credentials
 
 L4 = {"cpu": "4", "memory": "16Gi", "nvidia.com/gpu": "1"}
 RTX = {"cpu": "20", "memory": "80Gi", "nvidia.com/gpu": "1"}
@@ -140,3 +142,33 @@ def test_the_gpu_check_serves_a_job_task_template_too() -> None:
     assert "nvidia-l4 requires at least 4 CPU" in caught.value.message
     task["containers"][0]["resources"]["limits"] = L4
     check_gpu_template(task, "CreateJobRequest.job.template.template", region="us-central1", kind="job")
+
+
+def test_a_scenario_seeds_a_projects_quotas_and_reading_them_needs_permission(strict_emulator: Any) -> None:
+    handle = strict_emulator(
+        {
+            "projects": [
+                {
+                    "id": "seeded-gpu",
+                    "iam": {"roles/owner": ["user:alice@example.com"], "roles/run.developer": ["user:bob@example.com"]},
+                    "services": ["cloudquotas.googleapis.com", "run.googleapis.com"],
+                    "quotas": {"NvidiaL4GpuAllocPerProjectRegion": {"europe-west4": 3}},
+                }
+            ]
+        }
+    )
+    name = (
+        "projects/seeded-gpu/locations/global/services/run.googleapis.com/quotaInfos/NvidiaL4GpuAllocPerProjectRegion"
+    )
+
+    def client(member: str) -> cloudquotas_v1.CloudQuotasClient:
+        options = {"api_endpoint": handle.url}
+        return cloudquotas_v1.CloudQuotasClient(
+            credentials=caller_credentials(member), transport="rest", client_options=options
+        )
+
+    info = client("user:alice@example.com").get_quota_info(name=name)
+    values = {i.dimensions.get("region", "*"): i.details.value for i in info.dimensions_infos}
+    assert values == {"europe-west4": 3, "*": 0}
+    with pytest.raises(gexc.Forbidden):
+        client("user:bob@example.com").get_quota_info(name=name)
