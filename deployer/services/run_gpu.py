@@ -101,7 +101,8 @@ def quota_findings(
             continue
         if 0 <= value < needed:
             first = " (new projects start at 0)" if quota_id == gpu_quota else ""
-            fewer = f"; or lower max_instances to {value * max_instances // needed}" if needed else ""
+            fits = value * max_instances // needed if needed else 0
+            fewer = f"; or lower max_instances to {fits}" if fits else ""
             findings.append(
                 QuotaFinding(
                     "error",
