@@ -76,6 +76,9 @@ def quota_findings(
 ) -> list[QuotaFinding]:
     """The GPU quota for this region and mode covers ``max_instances`` GPUs, and max_instances x the instance's CPU
     and memory fit the regional CPU and memory quotas; a finding each (an error with the quota page to ask on)."""
+    offered = run_gpu_problems(cpu=cpu, memory=memory, gpu=gpu, region=region, kind="service")
+    if offered:
+        return [QuotaFinding("error", line, "choose a region that offers the GPU") for line in offered]
     gpu_quota = gpu.spec.quota_for(zonal_redundancy=gpu.zonal_redundancy)
     mode = "with zonal redundancy" if gpu.zonal_redundancy else "without zonal redundancy"
     needs = [

@@ -138,3 +138,13 @@ def test_live_google_checks_a_gpu_service_and_reports_its_quota(tmp_path: Path) 
     else:
         assert planned.exit_code == 0, planned.output
         assert "instance-based billing" in planned.output
+
+
+def test_doctor_says_when_the_region_does_not_offer_the_gpu(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    make_project(tmp_path / "app", extra=L4_SHAPE)
+
+    result = invoke(emulator, "doctor", "-C", str(tmp_path / "app"), "--region", "europe-north1", "--json")
+
+    (error,) = [f for f in json.loads(result.stdout)["findings"] if f["check"] == "gpu api"]
+    assert error["severity"] == "error"
+    assert 'region "europe-north1" does not offer gpu.type = "nvidia-l4"' in error["found"]
