@@ -25,12 +25,11 @@ from deployer.config.checks import (
     check_env_name_syntax,
     matching,
     memory_mib,
-    normalize_cpu,
-    normalize_memory,
     parse_duration,
     quoted,
     secret_env_problems,
 )
+from deployer.config.run_gpu import RunGpu, normalize_run_cpu, normalize_run_memory, run_gpu_problems
 
 _SERVICE_RE = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
 MAX_SERVICE_NAME = 49
@@ -85,16 +84,25 @@ def _request_timeout(value: object) -> int:
     return parse_duration(value, low=1, high=3600)
 
 
+def _startup_timeout(value: object) -> int:
+    # A startup probe's failureThreshold x periodSeconds; Cloud Run allows at most 1800 s with a GPU (reference
+    # cloud-run-jobs-gpu-traffic.md section 1.5), deployer probes every 10 s.
+    return parse_duration(value, low=10, high=1800)
+
+
 RequestTimeout = Annotated[int, BeforeValidator(_request_timeout), WithJsonSchema(DURATION_SCHEMA)]
+StartupTimeout = Annotated[int, BeforeValidator(_startup_timeout), WithJsonSchema(DURATION_SCHEMA)]
 Cpu = Annotated[
     str,
-    BeforeValidator(normalize_cpu),
-    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "number"}], "description": "1, 2, 4, 6 or 8"}),
+    BeforeValidator(normalize_run_cpu),
+    WithJsonSchema(
+        {"anyOf": [{"type": "string"}, {"type": "number"}], "description": "1, 2, 4, 6 or 8 (20 or more with an RTX)"}
+    ),
 ]
 Memory = Annotated[
     str,
-    BeforeValidator(normalize_memory),
-    WithJsonSchema({"type": "string", "pattern": MEMORY_RE.pattern, "description": "512Mi to 32Gi"}),
+    BeforeValidator(normalize_run_memory),
+    WithJsonSchema({"type": "string", "pattern": MEMORY_RE.pattern, "description": "512Mi to 32Gi (more with an RTX)"}),
 ]
 ServiceName = Annotated[str, AfterValidator(_check_service_name)]
 EnvName = Annotated[str, AfterValidator(_check_env_name)]
@@ -122,6 +130,11 @@ class ServiceConfig(BaseModel):
     args: tuple[str, ...] = ()
     command: tuple[str, ...] = ()
     timeout: RequestTimeout = Field(default=300, description="Request timeout, in seconds once loaded.")
+    gpu: RunGpu | None = None
+    startup_timeout: StartupTimeout | None = Field(
+        default=None,
+        description="How long a new instance may take to listen on its port (30m by default with a GPU).",
+    )
 
     @model_validator(mode="after")
     def _check_combinations(self) -> ServiceConfig:
@@ -131,22 +144,39 @@ class ServiceConfig(BaseModel):
                 f"min_instances = {self.min_instances} is more than max_instances = {self.max_instances}; "
                 "min_instances must be at most max_instances"
             )
-        cpus, mib = int(self.cpu), memory_mib(self.memory)
-        for threshold, needed in _CPU_FOR_MEMORY:
-            if mib > threshold:
-                if cpus < needed:
-                    problems.append(
-                        f'memory = "{self.memory}" needs cpu of at least {needed} (cpu = "{self.cpu}"); '
-                        f"Cloud Run allows memory above {threshold // 1024}Gi only with {needed} or more CPUs"
-                    )
-                break
-        least = _MEMORY_FOR_CPU.get(cpus)
-        if least is not None and mib < least:
-            problems.append(
-                f'cpu = "{self.cpu}" needs memory of at least {least // 1024}Gi (memory = "{self.memory}"); '
-                f"Cloud Run requires {least // 1024}Gi or more with {cpus} CPUs"
-            )
+        gpu_problems = run_gpu_problems(
+            cpu=self.cpu,
+            memory=self.memory,
+            gpu=self.gpu,
+            region=None,
+            kind="service",
+            max_instances=self.max_instances,
+        )
+        problems += gpu_problems
+        if not gpu_problems and int(self.cpu) <= 8 and memory_mib(self.memory) <= 32 * 1024:
+            problems += _cpu_memory_problems(self.cpu, self.memory)
         if problems:
             # One line per problem: the loader prefixes each line with the file and the service's path.
             raise ValueError("\n".join(problems))
         return self
+
+
+def _cpu_memory_problems(cpu: str, memory: str) -> list[str]:
+    """Cloud Run's CPU/memory pairing for an instance without a GPU."""
+    problems: list[str] = []
+    cpus, mib = int(cpu), memory_mib(memory)
+    for threshold, needed in _CPU_FOR_MEMORY:
+        if mib > threshold:
+            if cpus < needed:
+                problems.append(
+                    f'memory = "{memory}" needs cpu of at least {needed} (cpu = "{cpu}"); '
+                    f"Cloud Run allows memory above {threshold // 1024}Gi only with {needed} or more CPUs"
+                )
+            break
+    least = _MEMORY_FOR_CPU.get(cpus)
+    if least is not None and mib < least:
+        problems.append(
+            f'cpu = "{cpu}" needs memory of at least {least // 1024}Gi (memory = "{memory}"); '
+            f"Cloud Run requires {least // 1024}Gi or more with {cpus} CPUs"
+        )
+    return problems

@@ -13,6 +13,7 @@ from deployer.gcp.billing import BillingAdapter
 from deployer.gcp.budgets import BudgetsAdapter
 from deployer.gcp.clients import Clients, Target
 from deployer.gcp.cloudbuild import CloudBuildAdapter
+from deployer.gcp.cloudquotas import CloudQuotasAdapter
 from deployer.gcp.compute import ComputeAdapter
 from deployer.gcp.iam import IamAdapter
 from deployer.gcp.resourcemanager import ResourceManagerAdapter
@@ -82,6 +83,10 @@ class GoogleCloud:
     @cached_property
     def budgets(self) -> BudgetsAdapter:
         return BudgetsAdapter(self.clients)
+
+    @cached_property
+    def cloud_quotas(self) -> CloudQuotasAdapter:
+        return CloudQuotasAdapter(self.clients)
 
 
 __all__ = ["GoogleCloud", "Target"]

@@ -177,6 +177,12 @@ class Clients:
         return service_usage_v1.ServiceUsageClient(**self._options())
 
     @cached_property
+    def cloud_quotas(self) -> Any:
+        from google.cloud import cloudquotas_v1
+
+        return cloudquotas_v1.CloudQuotasClient(**self._options())
+
+    @cached_property
     def budgets(self) -> Any:
         from google.cloud.billing import budgets_v1
 

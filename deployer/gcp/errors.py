@@ -7,11 +7,13 @@ Reasons come from the ``google.rpc.ErrorInfo`` detail Google attaches (api_core 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from deployer.errors import DeployerError
+
+T = TypeVar("T")
 
 # Permission -> a predefined role that grants it (https://cloud.google.com/iam/docs/roles-permissions). The roles
 # are the narrowest predefined ones that hold the permission and the others a deploy needs alongside it.
@@ -262,3 +264,13 @@ def describe_operation_error(error: Any) -> str:
     """The message of an Operation's ``error`` (a google.rpc.Status or an api_core exception)."""
     message = getattr(error, "message", None)
     return str(message or error)
+
+
+def none_if_missing(call: Callable[[], T]) -> T | None:
+    """``call()``, or None when Google answers that the resource does not exist (NotFound)."""
+    from google.api_core import exceptions as gexc
+
+    try:
+        return call()
+    except gexc.NotFound:
+        return None

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deployer.config import ServiceConfig
+from deployer.config.run_gpu import billing_note
 from deployer.errors import BadInput, DeployerError
 from deployer.gcp import GoogleCloud
 from deployer.gcp.bodies import traffic as split
@@ -35,6 +36,7 @@ from deployer.plan import Action, Result, Step
 from deployer.reporter import Reporter
 from deployer.services.build import BuildResult, Placement, digest_of, planned_image
 from deployer.services.deployed import tag_deployed
+from deployer.services.run_gpu import run_gpu_spec
 
 REVISION_TIMEOUT_S = 900.0
 
@@ -121,6 +123,7 @@ def service_spec(config: ServiceConfig, image: str) -> ServiceSpec:
         service_account=config.service_account,
         args=tuple(config.args),
         command=tuple(config.command),
+        **run_gpu_spec(config),
     )
 
 
@@ -205,7 +208,7 @@ class RunDeployer:
                 Step(
                     Action.CREATE,
                     name,
-                    f"create Cloud Run service {result.service}",
+                    f"create Cloud Run service {result.service} ({billing_note(config.gpu)})",
                     {
                         "method": "POST",
                         "url": f"/v2/{parent}/services?serviceId={result.service}",
@@ -245,7 +248,7 @@ class RunDeployer:
                     Step(
                         Action.UPDATE,
                         name,
-                        f"update service {result.service}: {what}",
+                        f"update service {result.service}: {what} ({billing_note(config.gpu)})",
                         {"method": "PATCH", "url": f"/v2/{name}?updateMask={','.join(mask)}", "body": body},
                         apply=lambda: self._apply_service(result, config, image, parent, current, ask),
                         validate=lambda: run.update_service(

@@ -19,6 +19,7 @@ from deployer.services.bootstrap import BUDGETS_API, needed_apis
 
 if TYPE_CHECKING:
     from deployer.config import ResolvedConfig
+    from deployer.config.service import ServiceConfig
     from deployer.config.vm import VmConfig
 
 
@@ -117,12 +118,13 @@ class _Target:
     public: bool = False
     service_account: str = ""
     vm: VmConfig | None = None
+    service: ServiceConfig | None = None
 
 
 def _targets(config: ResolvedConfig, only: str | None = None) -> list[_Target]:
     found: list[_Target] = []
     for name, service in sorted(config.services.items()):
-        found.append(_Target(name, "service", bool(service.public), service.service_account))
+        found.append(_Target(name, "service", bool(service.public), service.service_account, service=service))
     for name, vm in sorted(config.vms.items()):
         found.append(_Target(name, "vm", False, vm.service_account, vm))
     for name, job in sorted(config.jobs.items()):
@@ -428,6 +430,25 @@ class Doctor:
             if target.vm is not None:
                 self._check_vm_gpu(target.name, target.vm, region, enabled)
 
+    def check_run_gpus(self, targets: list[_Target], region: str | None) -> None:
+        """Cloud Run GPU services: the regional GPU, CPU and memory quotas cover max_instances (services/run_gpu.py)."""
+        from deployer.services.run_gpu import quota_findings
+
+        for target in targets:
+            service = target.service
+            if service is None or service.gpu is None or region is None:
+                continue
+            found = quota_findings(
+                self._cloud,
+                self.project,
+                region,
+                service.max_instances,
+                service.cpu,
+                service.memory,
+                service.gpu,
+            )
+            self.report.findings += [Finding(f"gpu {target.name}", Severity(f.severity), f.found, f.fix) for f in found]
+
     def _check_vm_gpu(self, name: str, vm: VmConfig, region: str | None, enabled: set[str]) -> None:
         choice = vm.gpu_choice
         if choice is None or region is None:
@@ -502,6 +523,8 @@ class Doctor:
         permissions = _permissions_for(targets, repository_exists=repository_exists)
         self.check_caller_permissions(permissions, act_as_project=act_as_project)
         self.check_act_as(act_as)
+        # Cloud Run checks no quota before a GPU deploy's upload: these reads run before deploys too.
+        self.check_run_gpus(targets, region)
         if only is None:
             self.check_build_account(build, runtime, enabled)
             self.check_runtime_account(runtime, enabled)

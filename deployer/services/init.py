@@ -68,8 +68,8 @@ TEMPLATES: dict[str, Template] = {
         Template(
             "gpu-pytorch",
             "a PyTorch model behind FastAPI on a CUDA runtime base matched to torch (torch 2.5.1, CUDA 12.4); "
-            "a GPU VM (or Cloud Run with a GPU)",
-            "vms",
+            "a Cloud Run service with an L4 GPU (or a GPU VM)",
+            "services",
             "app.py",
             ("fastapi", "uvicorn"),
         ),

@@ -31,10 +31,12 @@ class DeployIdentities:
     runtime_account: str | None  # deployer-runtime@…, when bootstrap made it
 
 
-def lint_warnings(dockerfile: Path | None, lint_target: str, context_dir: Path | None, reporter: Reporter) -> None:
+def lint_warnings(
+    dockerfile: Path | None, lint_target: str, context_dir: Path | None, reporter: Reporter, gpu_type: str = ""
+) -> None:
     if dockerfile is None or not dockerfile.is_file():
         return
-    for finding in lint_for_deploy(dockerfile, lint_target, context_dir=context_dir):
+    for finding in lint_for_deploy(dockerfile, lint_target, context_dir=context_dir, gpu_type=gpu_type):
         if finding.severity in ("error", "warning"):
             where = f"{dockerfile.name}:{finding.line}" if finding.line else dockerfile.name
             reporter.warn(f"{where}: {finding.message} (fix: {finding.fix}; see `deployer lint`)")
@@ -96,7 +98,9 @@ def ready_to_deploy(
     """Check the context first (a refusal exits 2 having sent nothing), warn about the Dockerfile, find bootstrap's
     accounts (two reads, at once). The checked context lives until the block ends, for the plan to upload."""
     with prepared_source(None if image else inputs, reporter) as source:
-        lint_warnings(None if image else inputs.dockerfile, lint_target, inputs.context_dir, reporter)
+        gpu = getattr(config.services.get(name), "gpu", None)
+        gpu_type = gpu.type if gpu is not None else ""
+        lint_warnings(None if image else inputs.dockerfile, lint_target, inputs.context_dir, reporter, gpu_type)
         identities = DeployIdentities(*bootstrap_accounts(cloud, inputs.project))
         if identities.build_account:
             inputs = replace(inputs, service_account=identities.build_account)

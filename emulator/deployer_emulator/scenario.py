@@ -61,6 +61,7 @@ _PROJECT_KEYS = {
     "iam",
     "service_accounts",
     "buckets",
+    "quotas",
 }
 _SERVICE_ACCOUNT_KEYS = {"id", "display_name", "description", "iam"}
 _BUCKET_KEYS = {"name", "location"}
@@ -154,6 +155,7 @@ def validate_scenario(doc: Any, source: str = "scenario") -> dict[str, Any]:
         if not all(isinstance(v, str) for v in labels.values()):
             raise ScenarioError(f"{source}: {where}.labels: values must be strings")
         _iam(project.get("iam", {}), source, f"{where}.iam")
+        _quotas(project.get("quotas", {}), source, f"{where}.quotas")
         for sa_where, account_doc in _entries(project, "service_accounts", _SERVICE_ACCOUNT_KEYS, source, where):
             _matching_id(
                 account_doc.get("id"),
@@ -236,6 +238,20 @@ def _iam(value: Any, source: str, where: str) -> None:
                 )
 
 
+def _quotas(value: Any, source: str, where: str) -> None:
+    """``quotas = { QUOTA_ID = { REGION (or "*") = VALUE } }``: Cloud Run's quota values (cloudquotas.py)."""
+    from deployer_emulator.cloudquotas import RUN_QUOTAS
+
+    for quota_id, regions in _typed(value, dict, source, where).items():
+        if quota_id not in RUN_QUOTAS:
+            raise ScenarioError(
+                f"{source}: {where}.{quota_id}: unknown quota id (known: {', '.join(sorted(RUN_QUOTAS))})"
+            )
+        for region, amount in _typed(regions, dict, source, f"{where}.{quota_id}").items():
+            if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
+                raise ScenarioError(f"{source}: {where}.{quota_id}.{region} = {amount!r}: must be a whole number >= 0")
+
+
 def _policy_from(iam: dict[str, list[str]]) -> dict[str, Any]:
     policy: dict[str, Any] = {"version": 1, "etag": policy_etag()}
     bindings = [{"role": role, "members": list(members)} for role, members in sorted(iam.items()) if members]
@@ -313,6 +329,10 @@ def seed(emulator: Emulator, scenario: dict[str, Any]) -> None:
             emulator.state.table(PROJECT_POLICIES)[project_id] = _policy_from(project.get("iam", {}))
             if not project.get("default_services", True):
                 emulator.state.table(SERVICES)[project_id] = {}
+        if project.get("quotas"):
+            from deployer_emulator.cloudquotas import set_quota_values
+
+            set_quota_values(emulator, project_id, project["quotas"])
         if project.get("billing_account"):
             link_billing(emulator, project_id, f"billingAccounts/{project['billing_account']}")
         for service in project.get("services", []):

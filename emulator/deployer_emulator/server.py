@@ -49,6 +49,7 @@ def build_emulator(
     from deployer_emulator import (
         artifactregistry,
         billing,
+        cloudquotas,
         resourcemanager,
         serviceusage,
     )
@@ -70,6 +71,7 @@ def build_emulator(
         serviceusage,
         iam,
         logging_surface,
+        cloudquotas,
     ):
         surface.register(emulator)
     _make_world(emulator, scenario)

@@ -140,6 +140,11 @@ class EmulatorHandle:
         response.raise_for_status()
         return list(response.json()["deleted"])
 
+    def set_quotas(self, project: str, quotas: dict[str, dict[str, int]]) -> None:
+        """Cloud Run quota values for ``project``: ``{quota_id: {region or "*": value}}`` (cloudquotas.py)."""
+        body: dict[str, Any] = {"project": project, "quotas": quotas}
+        requests.patch(f"{self.url}/_emulator/quotas", json=body, timeout=10).raise_for_status()
+
     def state(self) -> dict[str, Any]:
         """Every resource the emulator holds, by table."""
         response = requests.get(f"{self.url}/_emulator/state", timeout=10)

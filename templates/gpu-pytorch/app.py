@@ -30,21 +30,23 @@ class PredictResponse(BaseModel):
     device: str
 
 
+@app.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok", "device": DEVICE.type}
+
+
 @app.get("/")
 def hello() -> dict[str, str | bool | None]:
+    """Which torch, CUDA and GPU answered, and from which Cloud Run revision."""
+    gpu = torch.cuda.get_device_name(0) if DEVICE.type == "cuda" else None
     return {
         "message": "Hello from the gpu-pytorch template",
         "torch": torch.__version__,
         "cuda": torch.version.cuda,
-        "gpu": torch.cuda.get_device_name(0) if DEVICE.type == "cuda" else None,
+        "gpu": gpu,
         "device": DEVICE.type,
         "revision": os.environ.get("K_REVISION", "local"),
     }
-
-
-@app.get("/healthz")
-def healthz() -> dict[str, str]:
-    return {"status": "ok"}
 
 
 @app.post("/predict")

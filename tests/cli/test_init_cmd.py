@@ -46,7 +46,7 @@ def test_list_shows_every_template() -> None:
     listed = json.loads(invoke("init", "--list", "--json").stdout)
     assert {t["name"]: t["target"] for t in listed["templates"]} == {
         "python-api": "services",
-        "gpu-pytorch": "vms",
+        "gpu-pytorch": "services",
         "batch-job": "jobs",
     }
 

@@ -383,6 +383,8 @@ def test_describe(project: Path, gcloud_dir: Path) -> None:
                 "args": [],
                 "command": [],
                 "timeout": 300,
+                "gpu": None,
+                "startup_timeout": None,
             }
         },
     }

@@ -27,6 +27,8 @@ def test_service_defaults() -> None:
         "args": [],
         "command": [],
         "timeout": 300,
+        "gpu": None,
+        "startup_timeout": None,
     }
 
 

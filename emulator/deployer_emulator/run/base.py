@@ -80,7 +80,15 @@ _RESERVED_KEY_NAMESPACES = (
 # Set by Cloud Run in every container (https://cloud.google.com/run/docs/container-contract#env-vars).
 _RESERVED_ENV = ("PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION")
 _GPU_KEY = "nvidia.com/gpu"
+# Each accelerator's least CPU and memory (https://cloud.google.com/run/docs/configuring/services/gpu and .../jobs/gpu:
+# "a minimum of 4 CPU and 16 GiB" for L4, "a minimum of 20 CPU and 80 GiB" for RTX PRO 6000).
 _GPU_ACCELERATORS = {"nvidia-l4": (4.0, 16 * 2**30), "nvidia-rtx-pro-6000": (20.0, 80 * 2**30)}
+# Where each is offered: the newest page copy (docs.cloud.google.com/run/docs/configuring/workerpools/gpu, in
+# ../shared/reference/cloud-run-jobs-gpu-traffic.md section 2.5), invitation-only regions included.
+_GPU_REGIONS = {
+    "nvidia-l4": ("asia-south1", "asia-southeast1", "europe-west1", "europe-west4", "us-central1", "us-east4"),
+    "nvidia-rtx-pro-6000": ("asia-south2", "asia-southeast1", "europe-west4", "us-central1"),
+}
 # (CPU up to, maximum memory, minimum memory): https://cloud.google.com/run/docs/configuring/services/memory-limits
 # and .../cpu ("minimum CPU for memory": more than 4 GiB needs 2 CPU, 8 GiB 4 CPU, 16 GiB 6 CPU, 24 GiB 8 CPU).
 _MEMORY_BOUNDS = (

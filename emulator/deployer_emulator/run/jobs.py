@@ -85,7 +85,7 @@ def normalize_task_template(task: dict[str, Any], path: str, project_number: str
         # The wording Cloud Run uses for the services' reserved names (validation.py), with the jobs' names.
         raise _violation(f"{path}.containers.env", f"The following reserved env names were provided: {names}.")
     for index, container in enumerate(containers):
-        containers[index], _, _ = _normalize_container(container, f"{path}.containers[{index}]", False)
+        containers[index], _ = _normalize_container(container, f"{path}.containers[{index}]", False)
     task["containers"] = containers
     retries = task.setdefault("maxRetries", 3)  # "Defaults to 3" (TaskTemplate.max_retries)
     if not 0 <= int(retries) <= MAX_RETRIES:

@@ -30,6 +30,7 @@ from deployer_emulator.run.base import (
     _short,
     _split_service,
 )
+from deployer_emulator.run.quota import check_run_quota
 from deployer_emulator.run.reconcile import Reconciler
 from deployer_emulator.run.validation import (
     _OUTPUT_ONLY,
@@ -88,7 +89,10 @@ class Services(Reconciler):
         self, req: Request, project: str, location: str, service_id: str, spec: dict[str, Any], request: str
     ) -> dict[str, Any]:
         number = self.emulator.project_number(project)
-        desired = normalize_service(spec, f"{request}.service", service_id=service_id, project_number=number)
+        desired = normalize_service(
+            spec, f"{request}.service", service_id=service_id, project_number=number, location=location
+        )
+        check_run_quota(self.emulator, project, location, desired["template"])
         self._authorize_act_as(req, project, desired)
         name = f"projects/{project}/locations/{location}/services/{service_id}"
         now = now_rfc3339()
@@ -190,7 +194,10 @@ class Services(Reconciler):
                     "was read. Read it again and retry.",
                 )
             merged = _apply_mask(desired_state(current), desired_state(spec), req.param("updateMask"))
-            desired = normalize_service(merged, f"{request}.service", service_id=service, project_number=number)
+            desired = normalize_service(
+                merged, f"{request}.service", service_id=service, project_number=number, location=location
+            )
+            check_run_quota(self.emulator, project, location, desired["template"])
             self._authorize_act_as(req, project, desired)
             if req.flag("validateOnly"):
                 preview = {**{k: v for k, v in current.items() if k in _OUTPUT_ONLY}, **desired}

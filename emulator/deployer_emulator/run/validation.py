@@ -8,6 +8,7 @@ from typing import Any
 from deployer_emulator.run.base import (
     _GPU_ACCELERATORS,
     _GPU_KEY,
+    _GPU_REGIONS,
     _IMAGE_HOST_RULE,
     _IMAGE_PATH_RE,
     _MEMORY_BOUNDS,
@@ -102,7 +103,9 @@ def _check_keys(mapping: dict[str, str] | None, path: str) -> None:
             )
 
 
-def normalize_service(spec: dict[str, Any], path: str, *, service_id: str, project_number: str) -> dict[str, Any]:
+def normalize_service(
+    spec: dict[str, Any], path: str, *, service_id: str, project_number: str, location: str | None = None
+) -> dict[str, Any]:
     """Validate a Service's desired state (REST JSON) and fill in what Google fills in; ``path`` like
     ``CreateServiceRequest.service``."""
     desired = copy.deepcopy(desired_state(spec))
@@ -119,7 +122,7 @@ def normalize_service(spec: dict[str, Any], path: str, *, service_id: str, proje
         # "Violation in CreateServiceRequest.service.template: required field not present."
         # (https://github.com/googleapis/google-cloud-java/issues/11101)
         raise _violation(f"{path}.template", "required field not present.")
-    desired["template"] = _normalize_template(template, f"{path}.template", service_id, project_number)
+    desired["template"] = _normalize_template(template, f"{path}.template", service_id, project_number, location)
     desired["traffic"] = _normalize_traffic(desired.get("traffic") or [], f"{path}.traffic")
     scaling = desired.get("scaling") or {}
     low, high = scaling.get("minInstanceCount", 0), scaling.get("maxInstanceCount", 0)
@@ -128,7 +131,9 @@ def normalize_service(spec: dict[str, Any], path: str, *, service_id: str, proje
     return desired
 
 
-def _normalize_template(template: dict[str, Any], path: str, service_id: str, project_number: str) -> dict[str, Any]:
+def _normalize_template(
+    template: dict[str, Any], path: str, service_id: str, project_number: str, location: str | None
+) -> dict[str, Any]:
     template = copy.deepcopy(template)
     _check_keys(template.get("labels"), f"{path}.labels")
     _check_keys(template.get("annotations"), f"{path}.annotations")
@@ -158,15 +163,15 @@ def _normalize_template(template: dict[str, Any], path: str, service_id: str, pr
     names = [c.get("name", "") for c in containers]
     if len(containers) > 1 and len(set(names)) != len(names):
         raise _violation(f"{path}.containers", "container names must be unique.")
+    accelerator = (template.get("nodeSelector") or {}).get("accelerator", "")
     total_cpu = 0.0
-    gpu = False
     for index, container in enumerate(containers):
-        containers[index], cpu, has_gpu = _normalize_container(
-            container, f"{path}.containers[{index}]", index == ingress
+        containers[index], cpu = _normalize_container(
+            container, f"{path}.containers[{index}]", index == ingress, accelerator
         )
         total_cpu += cpu
-        gpu = gpu or has_gpu
     template["containers"] = containers
+    check_gpu_template(template, path, region=location, kind="service")
     concurrency = template.get("maxInstanceRequestConcurrency", 0)
     if concurrency < 0 or concurrency > 1000:
         raise _violation(f"{path}.max_instance_request_concurrency", "must be between 0 and 1000.")  # unconfirmed
@@ -190,32 +195,12 @@ def _normalize_template(template: dict[str, Any], path: str, service_id: str, pr
         raise _violation(f"{path}.scaling", "min_instance_count must be less than or equal to max_instance_count.")
     if not high:
         scaling["maxInstanceCount"] = 100  # Cloud Run's default maximum number of instances
-    accelerator = (template.get("nodeSelector") or {}).get("accelerator", "")
-    if gpu and not accelerator:
-        # Unconfirmed wording; the rule: a GPU needs node_selector.accelerator
-        # (https://cloud.google.com/run/docs/configuring/services/gpu).
-        raise _violation(f"{path}.node_selector.accelerator", "required when a container requests nvidia.com/gpu.")
-    if accelerator:
-        if accelerator not in _GPU_ACCELERATORS:
-            raise _violation(
-                f"{path}.node_selector.accelerator",
-                f"unsupported accelerator '{accelerator}'; supported: {', '.join(sorted(_GPU_ACCELERATORS))}.",
-            )
-        if not gpu:
-            raise _violation(f"{path}.node_selector.accelerator", "requires a container with an nvidia.com/gpu limit.")
-        ingress_container = containers[ingress]
-        min_cpu, min_memory = _GPU_ACCELERATORS[accelerator]
-        limits = ingress_container["resources"]["limits"]
-        memory = _parse_memory(limits["memory"]) or 0
-        if total_cpu < min_cpu or memory < min_memory:
-            raise _violation(
-                f"{path}.containers[{ingress}].resources.limits",
-                f"{accelerator} requires at least {min_cpu:g} CPU and {_memory_text(min_memory)} of memory.",
-            )
     return template
 
 
-def _normalize_container(container: dict[str, Any], path: str, ingress: bool) -> tuple[dict[str, Any], float, bool]:
+def _normalize_container(
+    container: dict[str, Any], path: str, ingress: bool, accelerator: str = ""
+) -> tuple[dict[str, Any], float]:
     container = copy.deepcopy(container)
     image = container.get("image", "")
     if not image:
@@ -259,7 +244,9 @@ def _normalize_container(container: dict[str, Any], path: str, ingress: bool) ->
     limits.setdefault("cpu", "1000m")
     limits.setdefault("memory", "512Mi")
     cpu = _parse_cpu(limits["cpu"])
-    if cpu is None or not (0.08 <= cpu < 1 or cpu in _WHOLE_CPUS):
+    # An RTX PRO 6000 instance is larger than any CPU-only one (at least 20 CPU and 80 GiB, check_gpu_template's).
+    large = accelerator == "nvidia-rtx-pro-6000" and cpu is not None and cpu.is_integer() and cpu > 8
+    if cpu is None or not (large or 0.08 <= cpu < 1 or cpu in _WHOLE_CPUS):
         raise _violation(
             f"{path}.resources.limits",
             f"Invalid value specified for cpu: '{limits['cpu']}'. Supported values are between 0.08 and 1, "
@@ -268,7 +255,7 @@ def _normalize_container(container: dict[str, Any], path: str, ingress: bool) ->
     memory = _parse_memory(limits["memory"])
     if memory is None:
         raise _violation(f"{path}.resources.limits", f"Invalid value specified for memory: '{limits['memory']}'.")
-    for up_to, most, least in _MEMORY_BOUNDS:
+    for up_to, most, least in () if large else _MEMORY_BOUNDS:
         if cpu <= up_to:
             if not least <= memory <= most:
                 # Cloud Run's wording, e.g. "Invalid value specified for container memory. For 1.0 CPU, memory must
@@ -279,18 +266,6 @@ def _normalize_container(container: dict[str, Any], path: str, ingress: bool) ->
                     f"{_memory_text(least)} and {_memory_text(most)} inclusive.",
                 )
             break
-    gpu = _GPU_KEY in limits
-    if gpu:
-        if limits[_GPU_KEY] != "1":
-            raise _violation(
-                f"{path}.resources.limits", f"{_GPU_KEY} must be 1: Cloud Run attaches one GPU per instance."
-            )
-        if resources.get("cpuIdle", False):
-            # GPU services need instance-based billing (https://cloud.google.com/run/docs/configuring/services/gpu).
-            raise _violation(
-                f"{path}.resources.cpu_idle",
-                "GPU requires CPU to be always allocated: set cpu_idle to false (instance-based billing).",
-            )
     container["resources"] = resources
     if ingress and "startupProbe" not in container:
         # The default startup probe Google reports: TCP on the container port, once, with 240 s.
@@ -300,7 +275,61 @@ def _normalize_container(container: dict[str, Any], path: str, ingress: bool) ->
             "failureThreshold": 1,
             "tcpSocket": {"port": container["ports"][0]["containerPort"]},
         }
-    return container, cpu, gpu
+    return container, cpu
+
+
+def check_gpu_template(template: dict[str, Any], path: str, *, region: str | None, kind: str) -> None:
+    """Cloud Run's GPU rules on a RevisionTemplate (``kind`` "service") or a TaskTemplate ("job"), both of which
+    carry ``containers``, ``nodeSelector`` and ``gpuZonalRedundancyDisabled`` (run_v2 ``RevisionTemplate`` fields 21
+    and 24, ``TaskTemplate`` 11 and 12): the accelerator's name and regions, one GPU on one container, the
+    accelerator's least CPU and memory, and instance-based billing for services. Wording unconfirmed unless quoted."""
+    containers = template.get("containers") or []
+    accelerator = (template.get("nodeSelector") or {}).get("accelerator", "")
+    with_gpu = [i for i, c in enumerate(containers) if _GPU_KEY in ((c.get("resources") or {}).get("limits") or {})]
+    if with_gpu and not accelerator:
+        # The rule: a GPU needs node_selector.accelerator (https://cloud.google.com/run/docs/configuring/services/gpu).
+        raise _violation(f"{path}.node_selector.accelerator", "required when a container requests nvidia.com/gpu.")
+    if not accelerator:
+        if template.get("gpuZonalRedundancyDisabled"):
+            raise _violation(f"{path}.gpu_zonal_redundancy_disabled", "may only be set with a GPU.")
+        return
+    if accelerator not in _GPU_ACCELERATORS:
+        raise _violation(
+            f"{path}.node_selector.accelerator",
+            f"unsupported accelerator '{accelerator}'; supported: {', '.join(sorted(_GPU_ACCELERATORS))}.",
+        )
+    if region is not None and region not in _GPU_REGIONS[accelerator]:
+        raise _violation(
+            f"{path}.node_selector.accelerator",
+            f"accelerator '{accelerator}' is not supported in region {region}; supported regions: "
+            f"{', '.join(_GPU_REGIONS[accelerator])}.",
+        )
+    if not with_gpu:
+        raise _violation(f"{path}.node_selector.accelerator", "requires a container with an nvidia.com/gpu limit.")
+    if len(with_gpu) > 1:
+        # "If you use sidecar containers, note that the GPU can only be attached to one container." (services/gpu)
+        raise _violation(f"{path}.containers", "only one container may request nvidia.com/gpu.")
+    index = with_gpu[0]
+    resources = containers[index]["resources"]
+    limits = resources["limits"]
+    if str(limits[_GPU_KEY]) != "1":
+        # k8s.min.proto ResourceRequirements.limits: "The only supported 'nvidia.com/gpu' value is '1'."
+        raise _violation(f"{path}.containers[{index}].resources.limits", f"{_GPU_KEY} must be 1: one GPU per instance.")
+    # GPU services need instance-based billing (https://cloud.google.com/run/docs/configuring/services/gpu); an unset
+    # cpu_idle with resources set is already instance-based (k8s.min.proto ResourceRequirements.cpu_idle).
+    if kind == "service" and resources.get("cpuIdle", False):
+        raise _violation(
+            f"{path}.containers[{index}].resources.cpu_idle",
+            "GPU requires CPU to be always allocated: set cpu_idle to false (instance-based billing).",
+        )
+    total_cpu = sum(_parse_cpu(str(c["resources"]["limits"]["cpu"])) or 0 for c in containers)
+    memory = _parse_memory(str(limits["memory"])) or 0
+    min_cpu, min_memory = _GPU_ACCELERATORS[accelerator]
+    if total_cpu < min_cpu or memory < min_memory:
+        raise _violation(
+            f"{path}.containers[{index}].resources.limits",
+            f"{accelerator} requires at least {min_cpu:g} CPU and {_memory_text(min_memory)} of memory.",
+        )
 
 
 def _image_allowed(image: str) -> bool:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 import requests
-from run_support import PARENT, PUBLIC_IMAGE, container, field_violation, raw_create, wait_done
+from run_support import PARENT, PUBLIC_IMAGE, container, field_violation, raw_create
 
 
 def test_unknown_field_is_rejected(emulator: Any) -> None:
@@ -129,18 +129,3 @@ def test_google_validation_rules(emulator: Any, body: dict[str, Any], field: str
     assert response.status_code == 400
     assert response.json()["error"]["status"] == "INVALID_ARGUMENT"
     assert field_violation(response) == (f"Violation in CreateServiceRequest.service.{field}", description)
-
-
-def test_a_gpu_service_with_its_requirements_is_accepted(emulator: Any) -> None:
-    body = {
-        "template": {
-            "nodeSelector": {"accelerator": "nvidia-l4"},
-            "containers": [{"image": PUBLIC_IMAGE, "resources": {"limits": GPU_LIMITS, "cpuIdle": False}}],
-        }
-    }
-
-    response = raw_create(emulator.url, "gpu", body)
-
-    assert response.status_code == 200
-    done = wait_done(emulator.url, response.json()["name"])
-    assert done["response"]["template"]["containers"][0]["resources"]["limits"] == GPU_LIMITS

@@ -218,3 +218,27 @@ def test_the_update_mask_names_the_owned_fields_and_traffic_only_when_it_moves()
     ]
     assert "traffic" not in updated_mask({"labels": {}}, desired)
     assert updated_mask({"labels": {PREVIEW_PIN_LABEL: "api-00001"}}, desired)[-1] == "traffic"
+
+
+def test_a_gpu_body_carries_the_accelerator_one_gpu_and_instance_based_billing() -> None:
+    spec = replace(SERVICE, cpu="4", memory="16Gi", gpu_type="nvidia-l4", gpu_zonal_redundancy=False)
+    body = service_body(replace(spec, startup_timeout_s=1800))
+
+    # Parsed strictly by the client library: every field name is one run_v2 knows (RevisionTemplate.node_selector,
+    # gpu_zonal_redundancy_disabled; ResourceRequirements.limits, cpu_idle; Container.startup_probe).
+    service = run_v2.Service.from_json(json.dumps(body), ignore_unknown_fields=False)
+    assert service.template.node_selector.accelerator == "nvidia-l4"
+    assert service.template.gpu_zonal_redundancy_disabled is True
+    container = service.template.containers[0]
+    assert dict(container.resources.limits) == {"cpu": "4", "memory": "16Gi", "nvidia.com/gpu": "1"}
+    assert container.resources.cpu_idle is False
+    assert container.startup_probe.tcp_socket.port == 8080
+    assert container.startup_probe.failure_threshold * container.startup_probe.period_seconds == 1800
+
+
+def test_a_cpu_body_keeps_request_based_billing_and_sends_no_gpu_fields() -> None:
+    template = service_body(SERVICE)["template"]
+    assert "nodeSelector" not in template
+    assert "gpuZonalRedundancyDisabled" not in template
+    assert "startupProbe" not in template["containers"][0]
+    assert template["containers"][0]["resources"]["cpuIdle"] is True
