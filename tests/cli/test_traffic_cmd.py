@@ -226,6 +226,8 @@ def test_a_90_10_split_serves_each_revision_its_share(engine_emulator: EmulatorH
     directory = tmp_path / "sample"
     shutil.copytree(SAMPLE_APP, directory)
     config = directory / "deployer.toml"
+    # A project of its own: the engine emulator is shared, and the demo's own tests deploy the same sample there.
+    config.write_text(config.read_text().replace('"deployer-demo"', f'"split-{uuid.uuid4().hex[:8]}"'))
     first = invoke(engine_emulator, directory, "deploy", "--json")
     assert first.exit_code == 0, first.stderr
     old = json.loads(first.stdout)
