@@ -70,6 +70,21 @@ ROLE_FOR_PERMISSION: dict[str, str] = {
     "iam.googleapis.com/workloadIdentityPoolProviders.create": "roles/iam.workloadIdentityPoolAdmin",
     "iam.googleapis.com/workloadIdentityPoolProviders.update": "roles/iam.workloadIdentityPoolAdmin",
     "artifactregistry.repositories.update": "roles/artifactregistry.admin",
+    "run.services.list": "roles/run.viewer",
+    "compute.regions.get": "roles/compute.instanceAdmin.v1",
+    "compute.machineTypes.get": "roles/compute.instanceAdmin.v1",
+    "compute.acceleratorTypes.list": "roles/compute.instanceAdmin.v1",
+    "compute.projects.get": "roles/compute.instanceAdmin.v1",
+    "compute.instances.get": "roles/compute.instanceAdmin.v1",
+    "compute.instances.list": "roles/compute.instanceAdmin.v1",
+    "compute.instances.setLabels": "roles/compute.instanceAdmin.v1",
+    "compute.instances.setServiceAccount": "roles/compute.instanceAdmin.v1",
+    "compute.instances.reset": "roles/compute.instanceAdmin.v1",
+    "compute.firewalls.get": "roles/compute.instanceAdmin.v1",
+    # Firewall rules: instanceAdmin.v1 and networkAdmin lack them; securityAdmin holds them.
+    "compute.firewalls.create": "roles/compute.securityAdmin",
+    "compute.firewalls.update": "roles/compute.securityAdmin",
+    "compute.networks.updatePolicy": "roles/compute.securityAdmin",
 }
 
 # How to ask for a higher billing quota (number of projects a billing account may pay for):
