@@ -268,16 +268,15 @@ class Doctor:
             self.add("permissions", Severity.WARNING, f"cannot test {who}'s permissions: {exc.message}", exc.hint or "")
             return
         missing = [p for p in wanted if p not in held]
-        developer = {grant.role for grant in roles.developer_roles(vms=bool(self._config.vms))}
+        # The team roles hold every permission a deploy needs (tested against Google's role definitions).
+        team = set(permissions.every_deploy_permission())
         member = self.caller or "user:YOU@EXAMPLE.COM"
         for permission in missing:
             role = ROLE_FOR_PERMISSION.get(permission, "a role that includes it")
             grant_it = f"gcloud projects add-iam-policy-binding {self.project} --member {member} --role {role}"
-            if role in developer:
-                fix = (
-                    f"a project owner runs: {self._bootstrap_fix(f' --member {member}')} (the team roles, {role} "
-                    f"among them), or: {grant_it}"
-                )
+            if permission in team:
+                team_fix = self._bootstrap_fix(f" --member {member}")
+                fix = f"a project owner runs: {team_fix} (the team roles), or: {grant_it}"
             else:
                 fix = grant_it
             blocked = ", ".join(needed.get(permission, ["workloads that run as the project's default account"]))

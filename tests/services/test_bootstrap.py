@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import requests
 from google.cloud import artifactregistry_v1, resourcemanager_v3
 from google.cloud.billing import budgets_v1
 

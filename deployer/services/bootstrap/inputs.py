@@ -127,7 +127,7 @@ def inputs_from_config(
     from deployer.services.bootstrap.github import github_ids, split_github
 
     file = config.bootstrap
-    repository, ref = split_github(github or file.github)
+    repository, ref = split_github(_flag("--github", github, check_github) if github else file.github)
     ids = github_ids(repository, github_repository_id, github_owner_id) if repository else None
     workload_roles = [role for service in config.services.values() for role in service.roles]
     workload_roles += [role for vm in config.vms.values() for role in vm.roles]
@@ -146,7 +146,7 @@ def inputs_from_config(
             else file.billing_account
         ),
         members=tuple(dict.fromkeys((*file.members, *flag_members))),
-        github=_flag("--github", repository, check_github) if repository else None,
+        github=repository,
         github_ref=ref,
         github_ids=ids,
         workload_roles=tuple(dict.fromkeys(workload_roles)),
