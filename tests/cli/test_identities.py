@@ -151,3 +151,25 @@ def test_each_permission_taken_away_is_named_by_doctor_and_stops_the_deploy_befo
         assert refused.exit_code != 0, permission
         assert permission in refused.stderr, permission
         assert world.mutating_requests() == [], permission
+
+
+def test_a_firewall_rule_refused_while_deploying_leaves_no_vm_behind(
+    world: EmulatorHandle, project: tuple[str, Path]
+) -> None:
+    """Permissions checked, then taken away between the check and the write (403 on firewalls.insert)."""
+    project_id, directory = project
+    ci = f"serviceAccount:deployer-ci@{project_id}.iam.gserviceaccount.com"
+    world.add_fault(
+        path_regex=rf"^/compute/v1/projects/{project_id}/global/firewalls$",
+        method="POST",
+        status=403,
+        error_status="PERMISSION_DENIED",
+        times=1,
+    )
+    try:
+        world.mark()
+        refused = deploy(world, directory, "trainer-gap", ci)
+    finally:
+        world.clear_faults()
+    assert refused.exit_code != 0
+    assert not [r for r in world.mutating_requests() if r["path"].endswith("/instances")]
