@@ -28,7 +28,22 @@ def bootstrap(
         "domain:DOMAIN (repeatable; adds to bootstrap.members).",
     ),
     github: str = typer.Option(
-        None, "--github", help="OWNER/REPO whose GitHub Actions may deploy, keylessly [bootstrap.github]."
+        None,
+        "--github",
+        help="OWNER/REPO[@BRANCH|@refs/...|@environment:NAME] whose GitHub Actions may deploy, keylessly, as the "
+        "CI deployer [bootstrap.github].",
+    ),
+    github_repository_id: str = typer.Option(
+        None,
+        "--github-repository-id",
+        help="The repository's numeric id the trust is bound to (default: asked of api.github.com; "
+        "`gh api repos/OWNER/REPO --jq .id` prints it).",
+    ),
+    github_owner_id: str = typer.Option(
+        None,
+        "--github-owner-id",
+        help="The repository owner's numeric id (default: asked of api.github.com; "
+        "`gh api repos/OWNER/REPO --jq .owner.id`).",
     ),
     budget: float = typer.Option(
         None, "--budget", help="Monthly budget for the project, alerts at 50/90/100 % [bootstrap.budget]."
@@ -57,6 +72,8 @@ def bootstrap(
         billing_account=billing_account,
         members=tuple(member),
         github=github,
+        github_repository_id=github_repository_id,
+        github_owner_id=github_owner_id,
         budget=budget,
         budget_currency=budget_currency,
         caller=cloud.clients.caller(),

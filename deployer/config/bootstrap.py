@@ -61,7 +61,11 @@ def check_member(value: str) -> str:
 
 
 def check_github(value: str) -> str:
-    owner, slash, repo = value.partition("/")
+    """``OWNER/REPO``, optionally ``@ref`` (a branch, ``refs/...`` or ``environment:NAME``) to bind the trust to."""
+    repository, at, ref = value.partition("@")
+    if at and not re.fullmatch(r"[A-Za-z0-9._/:-]+", ref):
+        raise ValueError('after @ comes a branch, a ref or environment:NAME, e.g. "my-org/api@main"')
+    owner, slash, repo = repository.partition("/")
     if not slash or not _GITHUB_OWNER_RE.fullmatch(owner) or not _GITHUB_REPO_RE.fullmatch(repo) or repo in (".", ".."):
         raise ValueError('a GitHub repository is OWNER/REPO, e.g. "my-org/my-model-api"')
     return value

@@ -120,6 +120,22 @@ DURATION_SCHEMA: dict[str, Any] = {
 }
 ServiceAccountEmail = Annotated[str, AfterValidator(check_email)]
 
+# A predefined role (roles/SERVICE.NAME) or a custom one (projects/P/roles/ID, organizations/N/roles/ID).
+_ROLE_RE = re.compile(r"roles/[a-zA-Z0-9_.]+|(?:projects/[a-z][-a-z0-9:.]*|organizations/[0-9]+)/roles/[a-zA-Z0-9_.]+")
+
+
+def check_role(value: str) -> str:
+    if not _ROLE_RE.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a role: roles look like roles/storage.objectViewer (or projects/P/roles/ID for a "
+            "custom one)"
+        )
+    return value
+
+
+# roles = [...] on a service or VM: granted to the runtime account by `deployer bootstrap`.
+WorkloadRoles = tuple[Annotated[str, AfterValidator(check_role)], ...]
+
 
 def to_seconds(
     value: object, pattern: re.Pattern[str], units: tuple[int, ...], low: int, high: int, allowed: str

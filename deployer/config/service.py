@@ -22,6 +22,7 @@ from deployer.config.checks import (
     MEMORY_RE,
     RelativePath,
     ServiceAccountEmail,
+    WorkloadRoles,
     check_env_name_syntax,
     matching,
     memory_mib,
@@ -127,6 +128,8 @@ class ServiceConfig(BaseModel):
     port: StrictInt = Field(default=8080, ge=1, le=65535)
     public: StrictBool = False
     service_account: ServiceAccountEmail = ""
+    # Project roles the workload needs (granted to the runtime account by bootstrap), e.g. roles/storage.objectViewer.
+    roles: WorkloadRoles = ()
     args: tuple[str, ...] = ()
     command: tuple[str, ...] = ()
     timeout: RequestTimeout = Field(default=300, description="Request timeout, in seconds once loaded.")

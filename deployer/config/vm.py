@@ -25,6 +25,7 @@ from deployer import gpu as catalogue
 from deployer.config.checks import (
     RelativePath,
     ServiceAccountEmail,
+    WorkloadRoles,
     check_env_name_syntax,
     matching,
     parse_duration,
@@ -144,6 +145,8 @@ class VmConfig(BaseModel):
     disk_gb: StrictInt | None = Field(default=None, le=MAX_DISK_GB, description="Boot disk size in GB.")
     restart: Literal["always", "on-failure", "no"] = "always"
     service_account: ServiceAccountEmail = ""
+    # Project roles the workload needs (granted to the runtime account by bootstrap), e.g. roles/storage.objectViewer.
+    roles: WorkloadRoles = ()
     gpu_driver_version: DriverVersion = "default"
 
     @model_validator(mode="after")

@@ -18,6 +18,13 @@ class Repository:
     registry_uri: str
 
 
+# The permissions the calls below need: find the repository and an image by its content tag (repositories.get,
+# tags.get), and create the repository when it is missing (https://cloud.google.com/artifact-registry/docs/
+# access-control#permissions).
+LOOKUP_PERMISSIONS = ("artifactregistry.repositories.get", "artifactregistry.tags.get")
+CREATE_PERMISSIONS = ("artifactregistry.repositories.create",)
+
+
 class ArtifactRegistryAdapter:
     def __init__(self, clients: Clients) -> None:
         self._clients = clients

@@ -43,6 +43,11 @@ def _state(build: Any) -> BuildState:
     )
 
 
+# The permissions the calls below need: submit a build and follow it (cloudbuild.builds.create / get,
+# https://cloud.google.com/build/docs/iam-roles-permissions).
+BUILD_PERMISSIONS = ("cloudbuild.builds.create", "cloudbuild.builds.get")
+
+
 class CloudBuildAdapter:
     def __init__(self, clients: Clients) -> None:
         self._clients = clients

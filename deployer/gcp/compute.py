@@ -188,6 +188,33 @@ def _classify(action: str, project: str, zone: str, codes: list[str], messages: 
     raise OperationFailed(action, codes, messages)
 
 
+# The permissions the calls below need to deploy a VM: the preflight reads (region, machine type, accelerators,
+# project quotas, the live VM and its firewall rule), instances.insert with a disk, a NIC with an external IP,
+# labels and a service account (Compute Engine's "Required permissions" for instances.insert), and setMetadata plus
+# reset for an update. A VM with ports also writes its firewall rule: firewalls.insert/patch need
+# compute.firewalls.create/update and compute.networks.updatePolicy on the network
+# (https://cloud.google.com/compute/docs/reference/rest/v1/firewalls/insert), which roles/compute.instanceAdmin.v1
+# lacks.
+VM_PERMISSIONS = (
+    "compute.regions.get",
+    "compute.machineTypes.get",
+    "compute.acceleratorTypes.list",
+    "compute.projects.get",
+    "compute.instances.get",
+    "compute.instances.list",
+    "compute.firewalls.get",
+    "compute.instances.create",
+    "compute.disks.create",
+    "compute.subnetworks.use",
+    "compute.subnetworks.useExternalIp",
+    "compute.instances.setLabels",
+    "compute.instances.setServiceAccount",
+    "compute.instances.setMetadata",
+    "compute.instances.reset",
+)
+FIREWALL_PERMISSIONS = ("compute.firewalls.create", "compute.firewalls.update", "compute.networks.updatePolicy")
+
+
 class ComputeAdapter:
     def __init__(self, clients: Clients) -> None:
         self._clients = clients

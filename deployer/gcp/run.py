@@ -59,6 +59,13 @@ def _polling(timeout_s: float) -> Any:
     return polling.DEFAULT_POLLING.with_delay(initial=0.5, maximum=5.0, multiplier=1.5).with_timeout(timeout_s)
 
 
+# The permissions the calls below need to deploy a service (get_service, create or update, the operation waited on),
+# and to make it public (get/set_iam_policy). Source: "Cloud Run IAM permissions", each method's required permission
+# (https://cloud.google.com/run/docs/reference/iam/permissions). Doctor tests exactly these before a deploy.
+SERVICE_PERMISSIONS = ("run.services.get", "run.services.create", "run.services.update", "run.operations.get")
+PUBLIC_PERMISSIONS = ("run.services.getIamPolicy", "run.services.setIamPolicy")
+
+
 class CloudRunAdapter:
     def __init__(self, clients: Clients) -> None:
         self._clients = clients

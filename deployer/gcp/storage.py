@@ -52,6 +52,12 @@ class StoredObject:
     size: int
 
 
+# The permissions the calls below need for a build's source: find or create Cloud Build's source bucket
+# (buckets.get / create), look up and upload the archive and read the build log (objects.get / create)
+# (https://cloud.google.com/storage/docs/access-control/iam-json).
+SOURCE_PERMISSIONS = ("storage.buckets.get", "storage.buckets.create", "storage.objects.get", "storage.objects.create")
+
+
 class StorageAdapter:
     def __init__(self, clients: Clients, project: str) -> None:
         self._clients = clients

@@ -10,7 +10,8 @@ The order matters, and each step reads before anything changes:
    changed; otherwise its ``user-data`` is replaced and the VM reset so the new container runs; no request at all
    when nothing changed. An insert refused for lack of capacity in a zone moves on to the next zone of the region
    that offers the accelerator, and says so;
-5. the firewall rule for ``ports``: created, updated, deleted when ports are removed, or left alone.
+5. the firewall rule for ``ports``, planned before the VM: created, updated, deleted when ports are removed, or
+   left alone. A rule refused at apply so leaves no VM behind.
 """
 
 from __future__ import annotations
@@ -161,8 +162,10 @@ class VmDeployer:
         preflight = reads.run(config, choice, runtime_account)
         result.service_account = preflight.service_account
         with planned_image(self._cloud, self._reporter, result.plan, where) as result.build:
-            self._plan_vm(result, config, preflight, image)
+            # The firewall rule first: a rule refused (403 at apply) leaves no VM behind; a rule without its VM
+            # opens nothing, and the next deploy finds it matching.
             self._plan_firewall(result, config, preflight.firewall)
+            self._plan_vm(result, config, preflight, image)
             yield result
 
     # --- the VM ------------------------------------------------------------------------------------------------------

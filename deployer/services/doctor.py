@@ -12,9 +12,9 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from deployer.errors import DeployerError
-from deployer.gcp import GoogleCloud, run_jobs
+from deployer.gcp import GoogleCloud
 from deployer.gcp.errors import ROLE_FOR_PERMISSION
-from deployer.services import roles
+from deployer.services import permissions, roles
 from deployer.services.bootstrap import BUDGETS_API, needed_apis
 
 if TYPE_CHECKING:
@@ -67,38 +67,7 @@ class DoctorReport:
         }
 
 
-# Why each tested permission is needed, in words (permission lists: ../shared/reference/gcp-facts.md).
-PERMISSION_PURPOSE: dict[str, str] = {
-    "cloudbuild.builds.create": "submit builds",
-    "storage.buckets.create": "create Cloud Build's source bucket",
-    "storage.objects.create": "upload the build context",
-    "artifactregistry.repositories.create": "create the Artifact Registry repository",
-    "run.services.create": "create Cloud Run services",
-    "run.services.update": "update Cloud Run services",
-    "run.services.setIamPolicy": "make a service public (public = true)",
-    "run.jobs.get": "read Cloud Run jobs",
-    "run.jobs.create": "create Cloud Run jobs",
-    "run.jobs.update": "update Cloud Run jobs",
-    "iam.serviceAccounts.actAs": "deploy workloads that run as a service account",
-    "compute.instances.create": "create VMs",
-    "compute.instances.setMetadata": "update a VM's container (its metadata)",
-    "compute.disks.create": "create VM boot disks",
-    "compute.subnetworks.use": "attach VMs to the network",
-    "compute.subnetworks.useExternalIp": "give VMs an external IP",
-}
-
-BUILD_PERMISSIONS = ("cloudbuild.builds.create", "storage.buckets.create", "storage.objects.create")
-SERVICE_PERMISSIONS = ("run.services.create", "run.services.update")
-PUBLIC_PERMISSION = "run.services.setIamPolicy"
-VM_PERMISSIONS = (
-    "compute.instances.create",
-    "compute.instances.setMetadata",
-    "compute.disks.create",
-    "compute.subnetworks.use",
-    "compute.subnetworks.useExternalIp",
-)
-ACT_AS = "iam.serviceAccounts.actAs"
-JOB_PERMISSIONS = run_jobs.PERMISSIONS
+ACT_AS = permissions.ACT_AS
 REPOSITORY_CREATE = "artifactregistry.repositories.create"
 GPUS_ALL_REGIONS = "GPUS_ALL_REGIONS"  # the project-wide GPU quota (Compute Engine projects.get)
 
@@ -107,6 +76,9 @@ DEPLOY_APIS = ("storage.googleapis.com", "cloudbuild.googleapis.com", "artifactr
 RUN_API = "run.googleapis.com"
 COMPUTE_API = "compute.googleapis.com"
 WORKLOAD_IDENTITY_APIS = ("iamcredentials.googleapis.com", "sts.googleapis.com")
+
+
+_KIND_WORDS = {"service": "service", "vm": "VM", "job": "job"}
 
 
 @dataclass(frozen=True)
@@ -118,7 +90,17 @@ class _Target:
     public: bool = False
     service_account: str = ""
     vm: VmConfig | None = None
+    ports: bool = False
     service: ServiceConfig | None = None
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        return (*(["public"] if self.public else []), *(["ports"] if self.ports else []))
+
+    def describe(self) -> str:
+        return f"{_KIND_WORDS.get(self.kind, self.kind)} {self.name}" + (
+            f" ({', '.join(self.options)})" if self.options else ""
+        )
 
 
 def _targets(config: ResolvedConfig, only: str | None = None) -> list[_Target]:
@@ -126,7 +108,7 @@ def _targets(config: ResolvedConfig, only: str | None = None) -> list[_Target]:
     for name, service in sorted(config.services.items()):
         found.append(_Target(name, "service", bool(service.public), service.service_account, service=service))
     for name, vm in sorted(config.vms.items()):
-        found.append(_Target(name, "vm", False, vm.service_account, vm))
+        found.append(_Target(name, "vm", False, vm.service_account, vm, bool(vm.ports)))
     for name, job in sorted(config.jobs.items()):
         found.append(_Target(name, "job", False, job.service_account))
     if only is not None:
@@ -134,22 +116,14 @@ def _targets(config: ResolvedConfig, only: str | None = None) -> list[_Target]:
     return found
 
 
-def _permissions_for(targets: list[_Target], *, repository_exists: bool) -> list[str]:
-    wanted: list[str] = []
-    if targets:
-        wanted += BUILD_PERMISSIONS
-        if not repository_exists:
-            wanted.append(REPOSITORY_CREATE)
+def _permissions_for(targets: list[_Target], *, repository_exists: bool) -> dict[str, list[str]]:
+    """Each permission the targets' deploys need (the adapters' lists), with the targets that need it."""
+    wanted: dict[str, list[str]] = {}
     for target in targets:
-        if target.kind == "service":
-            wanted += SERVICE_PERMISSIONS
-            if target.public:
-                wanted.append(PUBLIC_PERMISSION)
-        elif target.kind == "job":
-            wanted += [p for p in JOB_PERMISSIONS["deploy"] if p != ACT_AS]
-        else:
-            wanted += VM_PERMISSIONS
-    return list(dict.fromkeys(wanted))
+        needed = permissions.deploy_permissions(target.kind, *target.options, repository_exists=repository_exists)
+        for permission in needed:
+            wanted.setdefault(permission, []).append(target.describe())
+    return wanted
 
 
 class Doctor:
@@ -285,9 +259,10 @@ class Doctor:
             return True
         return found is not None
 
-    def check_caller_permissions(self, permissions: list[str], *, act_as_project: bool) -> None:
-        """One testIamPermissions call; each missing permission is an error naming a role that grants it."""
-        wanted = [*permissions, *([ACT_AS] if act_as_project else [])]
+    def check_caller_permissions(self, needed: dict[str, list[str]], *, act_as_project: bool) -> None:
+        """One testIamPermissions call; each missing permission is an error naming what cannot be deployed and the
+        role that grants it."""
+        wanted = [*needed, *([ACT_AS] if act_as_project else [])]
         if not wanted:
             return
         who = self.caller or "the caller"
@@ -297,24 +272,22 @@ class Doctor:
             self.add("permissions", Severity.WARNING, f"cannot test {who}'s permissions: {exc.message}", exc.hint or "")
             return
         missing = [p for p in wanted if p not in held]
-        developer = [grant.role for grant in roles.developer_roles(vms=bool(self._config.vms))]
+        # The team roles hold every permission a deploy needs (tested against Google's role definitions).
+        team = set(permissions.every_deploy_permission())
+        member = self.caller or "user:YOU@EXAMPLE.COM"
         for permission in missing:
             role = ROLE_FOR_PERMISSION.get(permission, "a role that includes it")
-            member = self.caller or "user:YOU@EXAMPLE.COM"
-            granting = next((r for r in developer if permission in roles.ROLE_PERMISSIONS.get(r, ())), None)
-            if granting is not None:
-                fix = (
-                    f"a project owner runs: {self._bootstrap_fix(f' --member {member}')} (the developer roles, "
-                    f"{granting} among them), or: gcloud projects add-iam-policy-binding {self.project} "
-                    f"--member {member} --role {role}"
-                )
+            grant_it = f"gcloud projects add-iam-policy-binding {self.project} --member {member} --role {role}"
+            if permission in team:
+                team_fix = self._bootstrap_fix(f" --member {member}")
+                fix = f"a project owner runs: {team_fix} (the team roles), or: {grant_it}"
             else:
-                fix = f"gcloud projects add-iam-policy-binding {self.project} --member {member} --role {role}"
-            purpose = PERMISSION_PURPOSE.get(permission, "deploy")
+                fix = grant_it
+            blocked = ", ".join(needed.get(permission, ["workloads that run as the project's default account"]))
             self.add(
                 f"permission {permission}",
                 Severity.ERROR,
-                f"{who} lacks {permission} (needed to {purpose}); {role} grants it",
+                f"{who} lacks {permission}, so cannot deploy {blocked}; {role} grants it",
                 fix,
             )
         if not missing:
@@ -348,7 +321,7 @@ class Doctor:
         else:
             self.add("act as service accounts", Severity.OK, f"{who} may act as {', '.join(dict.fromkeys(accounts))}")
 
-    def check_build_account(self, build: str | None, runtime: str | None, enabled: set[str]) -> None:
+    def check_build_account(self, build: str | None, enabled: set[str]) -> None:
         if "iam.googleapis.com" not in enabled:
             return
         if build is None:
@@ -376,39 +349,17 @@ class Doctor:
             for b in policy.get("bindings", [])
             if not b.get("condition") and member in b.get("members", [])
         }
-        granted = roles.permissions_of(held_roles)
-        missing = {p: role for p, role in roles.BUILD_ACCOUNT_NEEDS.items() if p not in granted}
+        basic = held_roles & {"roles/owner", "roles/editor"}
+        missing = [g.role for g in roles.build_account_roles() if g.role not in held_roles and not basic]
         if missing:
-            lacking = ", ".join(f"{p} ({role})" for p, role in missing.items())
             self.add(
                 "build account",
                 Severity.ERROR,
-                f"{build} cannot push and deploy: it lacks {lacking}",
+                f"{build} cannot read the source, write logs and push: it lacks {', '.join(missing)}",
                 self._bootstrap_fix(),
             )
         else:
-            self.add("build account", Severity.OK, f"{build} holds the roles to push images and deploy")
-        if runtime is not None:
-            self._check_build_acts_as_runtime(build, runtime)
-
-    def _check_build_acts_as_runtime(self, build: str, runtime: str) -> None:
-        try:
-            policy = self._cloud.iam.get_account_policy(self.project, runtime)
-        except DeployerError:
-            return  # reading an account's policy needs more than deploying does: not worth a warning
-        member = f"serviceAccount:{build}"
-        allowed = any(
-            b.get("role") in (roles.SERVICE_ACCOUNT_USER,) and member in b.get("members", [])
-            for b in policy.get("bindings", [])
-            if not b.get("condition")
-        )
-        if not allowed:
-            self.add(
-                "build account acts as runtime",
-                Severity.ERROR,
-                f"{build} may not act as {runtime}: a deploy from a build step is refused",
-                self._bootstrap_fix(),
-            )
+            self.add("build account", Severity.OK, f"{build} holds the roles to read the source and push images")
 
     def check_runtime_account(self, runtime: str | None, enabled: set[str]) -> None:
         if "iam.googleapis.com" not in enabled:
@@ -520,13 +471,13 @@ class Doctor:
         act_as_project = any(not email for email in run_as)
         if repository_exists is None:
             repository_exists = self.repository_exists(enabled, region)
-        permissions = _permissions_for(targets, repository_exists=repository_exists)
-        self.check_caller_permissions(permissions, act_as_project=act_as_project)
+        needed = _permissions_for(targets, repository_exists=repository_exists)
+        self.check_caller_permissions(needed, act_as_project=act_as_project)
         self.check_act_as(act_as)
         # Cloud Run checks no quota before a GPU deploy's upload: these reads run before deploys too.
         self.check_run_gpus(targets, region)
         if only is None:
-            self.check_build_account(build, runtime, enabled)
+            self.check_build_account(build, enabled)
             self.check_runtime_account(runtime, enabled)
             # Before a deploy, the VM deployer checks zones and quota itself, exactly (usage, the spot metric's
             # fallback, the zone it will use): checking here too would be the same reads with a coarser rule.

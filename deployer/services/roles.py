@@ -1,21 +1,27 @@
-"""Who gets which predefined role, and why: the accounts `deployer bootstrap` makes and a team developer.
+"""Who gets which predefined role, and why: the three accounts `deployer bootstrap` makes and a team member.
 
-README.md ("Roles bootstrap grants") lists the same tables for people; keep them in step. Roles are predefined ones
-(https://cloud.google.com/iam/docs/roles-permissions); each grant says why it is needed, so a reviewer can tell it
-is the least that works.
+- the CI deployer (``deployer-ci``): what GitHub Actions impersonates. It builds, looks images up, deploys Cloud Run
+  and VMs (with their firewall rules), and may act as the build and runtime accounts only;
+- the build account (``deployer-build``): what Cloud Build runs the build as. It reads the source, writes logs,
+  pushes the image;
+- the runtime account (``deployer-runtime``): what services, jobs and VMs run as. Nothing project-wide by default
+  (a VM also pulls its image and writes its logs); what a workload needs is the user's to add, as
+  ``roles = [...]`` on its table in deployer.toml.
 
-``ROLE_PERMISSIONS`` is the part of each role's permission list that `deployer doctor` reasons about: which of the
-permissions it tests a role grants. Sources, per service: https://cloud.google.com/iam/docs/roles-permissions/
-artifactregistry, /cloudbuild, /logging, /run, /storage, /iam, /compute, and the basic roles
-(https://cloud.google.com/iam/docs/roles-overview#basic).
+README.md ("Who may do what") lists the same grants for people; a test holds the two together. Roles are
+predefined ones (https://cloud.google.com/iam/docs/roles-permissions); that they hold what the deploys need is
+tested against Google's own role definitions (emulator/deployer_emulator/data/gcp-roles.json), never against a
+table typed here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+CI_ACCOUNT_ID = "deployer-ci"
 BUILD_ACCOUNT_ID = "deployer-build"
 RUNTIME_ACCOUNT_ID = "deployer-runtime"
+ACCOUNT_IDS = (CI_ACCOUNT_ID, BUILD_ACCOUNT_ID, RUNTIME_ACCOUNT_ID)
 
 SERVICE_ACCOUNT_USER = "roles/iam.serviceAccountUser"
 WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser"
@@ -35,7 +41,30 @@ class Grant:
     reason: str
 
 
-# The build account: Cloud Build runs the build steps as it. It pushes the image and may deploy from a build step.
+# The CI deployer: GitHub Actions deploys as it, through Workload Identity Federation (never a key).
+CI_ROLES: tuple[Grant, ...] = (
+    Grant(
+        "roles/run.admin",
+        "create and update Cloud Run services and jobs, and make a service public (run.developer lacks "
+        "run.services.setIamPolicy)",
+    ),
+    Grant("roles/cloudbuild.builds.editor", "submit builds and follow them"),
+    Grant(
+        "roles/storage.admin",
+        "create Cloud Build's source bucket PROJECT_cloudbuild on first use, upload the source and read build logs "
+        "(storage.objectAdmin lacks storage.buckets.get and storage.buckets.create)",
+    ),
+    Grant("roles/artifactregistry.reader", "look up an image by its content tag, to skip rebuilding it"),
+)
+CI_VM_ROLES: tuple[Grant, ...] = (
+    Grant("roles/compute.instanceAdmin.v1", "create, update and reset the Compute Engine VMs of [vms]"),
+    Grant(
+        "roles/compute.securityAdmin",
+        "create and update the firewall rule of a VM with ports (instanceAdmin.v1 lacks compute.firewalls.create)",
+    ),
+)
+
+# The build account: Cloud Build runs the build steps as it.
 BUILD_ACCOUNT_ROLES: tuple[Grant, ...] = (
     Grant("roles/artifactregistry.writer", "push the built image to the project's Artifact Registry repositories"),
     Grant("roles/logging.logWriter", "write the build's log to Cloud Logging"),
@@ -43,29 +72,17 @@ BUILD_ACCOUNT_ROLES: tuple[Grant, ...] = (
         "roles/storage.objectAdmin",
         "read the uploaded source archive and write the build log object (objects only: no bucket admin)",
     ),
-    Grant("roles/run.developer", "deploy a Cloud Run service or job from a build step (no IAM changes)"),
 )
 
-# The deploy/runtime account: what GitHub Actions deploys as (through Workload Identity Federation) and what the
-# deployed service, job or VM runs as.
-RUNTIME_ACCOUNT_ROLES: tuple[Grant, ...] = (
-    Grant("roles/run.developer", "create and update Cloud Run services and jobs, and run jobs (no IAM changes)"),
-    Grant("roles/cloudbuild.builds.editor", "submit builds to Cloud Build and follow them"),
-    Grant(
-        "roles/storage.admin",
-        "create Cloud Build's source bucket PROJECT_cloudbuild on first use, upload the source and read build logs "
-        "(storage.objectAdmin lacks storage.buckets.get and storage.buckets.create)",
-    ),
-    Grant(
-        "roles/artifactregistry.reader",
-        "look up an image by its content tag to skip rebuilding, and pull images (a VM running as this account)",
-    ),
-)
+# The runtime account: nothing project-wide for services and jobs (Cloud Run pulls the image with its own service
+# agent). A VM's own account pulls the image and ships the container's logs.
+RUNTIME_ACCOUNT_ROLES: tuple[Grant, ...] = ()
 RUNTIME_ACCOUNT_VM_ROLES: tuple[Grant, ...] = (
+    Grant("roles/artifactregistry.reader", "a VM running as this account pulls its image from Artifact Registry"),
     Grant("roles/logging.logWriter", "a VM running as this account sends its container's logs to Cloud Logging"),
 )
 
-# A team developer given with --member: deploy everything deployer.toml describes, read the logs.
+# A team member given with --member: deploy every kind deployer.toml describes, read the logs.
 DEVELOPER_ROLES: tuple[Grant, ...] = (
     Grant("roles/run.admin", "deploy services and jobs, and make a service public (run.invoker for allUsers)"),
     Grant("roles/cloudbuild.builds.editor", "submit builds and follow them"),
@@ -79,143 +96,27 @@ DEVELOPER_ROLES: tuple[Grant, ...] = (
 )
 DEVELOPER_VM_ROLES: tuple[Grant, ...] = (
     Grant("roles/compute.instanceAdmin.v1", "create and update the Compute Engine VMs of [vms]"),
+    Grant("roles/compute.securityAdmin", "create the firewall rule of a VM with ports"),
 )
 
-# Grants on the service accounts themselves (their IAM policy), by role.
-ACT_AS_REASON = "deploy workloads that run as the deploy/runtime account (iam.serviceAccounts.actAs on it only)"
-BUILD_ACT_AS_REASON = "submit builds that run as the build account (iam.serviceAccounts.actAs on it only)"
-WORKLOAD_IDENTITY_REASON = "let that repository's GitHub Actions workflows impersonate the deploy account, keylessly"
+# Grants on the service accounts themselves (their IAM policy).
+ACT_AS_REASON = "deploy workloads that run as the runtime account, and builds that run as the build account"
+WORKLOAD_IDENTITY_REASON = "let that repository's GitHub Actions workflows impersonate the CI deployer, keylessly"
+
+
+def ci_roles(*, vms: bool) -> tuple[Grant, ...]:
+    return CI_ROLES + (CI_VM_ROLES if vms else ())
 
 
 def build_account_roles() -> tuple[Grant, ...]:
     return BUILD_ACCOUNT_ROLES
 
 
-def runtime_account_roles(*, vms: bool) -> tuple[Grant, ...]:
-    return RUNTIME_ACCOUNT_ROLES + (RUNTIME_ACCOUNT_VM_ROLES if vms else ())
+def runtime_account_roles(*, vms: bool, workload_roles: tuple[str, ...] = ()) -> tuple[Grant, ...]:
+    """The runtime account's project roles: a VM's pull and logs, and what deployer.toml's ``roles`` ask for."""
+    asked = tuple(Grant(role, "asked for by roles = [...] in deployer.toml") for role in workload_roles)
+    return RUNTIME_ACCOUNT_ROLES + (RUNTIME_ACCOUNT_VM_ROLES if vms else ()) + asked
 
 
 def developer_roles(*, vms: bool) -> tuple[Grant, ...]:
     return DEVELOPER_ROLES + (DEVELOPER_VM_ROLES if vms else ())
-
-
-# --- what the roles grant, for the permissions deployer tests ---------------------------------------------------------
-
-_BASIC_WRITE = frozenset(
-    {
-        "artifactregistry.repositories.create",
-        "artifactregistry.repositories.get",
-        "artifactregistry.repositories.uploadArtifacts",
-        "artifactregistry.repositories.downloadArtifacts",
-        "cloudbuild.builds.create",
-        "compute.disks.create",
-        "compute.instances.create",
-        "compute.instances.setMetadata",
-        "compute.subnetworks.use",
-        "compute.subnetworks.useExternalIp",
-        "iam.serviceAccounts.actAs",
-        "iam.serviceAccounts.create",
-        "iam.googleapis.com/workloadIdentityPools.create",
-        "logging.logEntries.create",
-        "run.jobs.create",
-        "run.jobs.run",
-        "run.services.create",
-        "run.services.update",
-        "serviceusage.services.enable",
-        "storage.buckets.create",
-        "storage.buckets.get",
-        "storage.objects.create",
-        "storage.objects.get",
-    }
-)
-
-ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    # Basic roles: Editor holds every permission above but the IAM-policy ones; Owner holds those too.
-    "roles/owner": _BASIC_WRITE
-    | {"resourcemanager.projects.setIamPolicy", "run.services.setIamPolicy", "iam.serviceAccounts.setIamPolicy"},
-    "roles/editor": _BASIC_WRITE,
-    "roles/artifactregistry.admin": frozenset(
-        {
-            "artifactregistry.repositories.create",
-            "artifactregistry.repositories.get",
-            "artifactregistry.repositories.uploadArtifacts",
-            "artifactregistry.repositories.downloadArtifacts",
-        }
-    ),
-    "roles/artifactregistry.repoAdmin": frozenset(
-        {
-            "artifactregistry.repositories.get",
-            "artifactregistry.repositories.uploadArtifacts",
-            "artifactregistry.repositories.downloadArtifacts",
-        }
-    ),
-    "roles/artifactregistry.writer": frozenset(
-        {
-            "artifactregistry.repositories.get",
-            "artifactregistry.repositories.uploadArtifacts",
-            "artifactregistry.repositories.downloadArtifacts",
-        }
-    ),
-    "roles/artifactregistry.reader": frozenset(
-        {"artifactregistry.repositories.get", "artifactregistry.repositories.downloadArtifacts"}
-    ),
-    "roles/cloudbuild.builds.editor": frozenset({"cloudbuild.builds.create"}),
-    # What the legacy Cloud Build account holds ("Cloud Build Service Account").
-    "roles/cloudbuild.builds.builder": frozenset(
-        {
-            "artifactregistry.repositories.get",
-            "artifactregistry.repositories.uploadArtifacts",
-            "artifactregistry.repositories.downloadArtifacts",
-            "cloudbuild.builds.create",
-            "logging.logEntries.create",
-            "storage.buckets.create",
-            "storage.buckets.get",
-            "storage.objects.create",
-            "storage.objects.get",
-        }
-    ),
-    "roles/logging.logWriter": frozenset({"logging.logEntries.create"}),
-    "roles/storage.admin": frozenset(
-        {"storage.buckets.create", "storage.buckets.get", "storage.objects.create", "storage.objects.get"}
-    ),
-    "roles/storage.objectAdmin": frozenset({"storage.objects.create", "storage.objects.get"}),
-    "roles/storage.objectUser": frozenset({"storage.objects.create", "storage.objects.get"}),
-    "roles/storage.objectCreator": frozenset({"storage.objects.create"}),
-    "roles/storage.objectViewer": frozenset({"storage.objects.get"}),
-    "roles/run.admin": frozenset(
-        {
-            "run.services.create",
-            "run.services.update",
-            "run.services.setIamPolicy",
-            "run.jobs.create",
-            "run.jobs.run",
-        }
-    ),
-    "roles/run.developer": frozenset({"run.services.create", "run.services.update", "run.jobs.create", "run.jobs.run"}),
-    "roles/iam.serviceAccountUser": frozenset({"iam.serviceAccounts.actAs"}),
-    "roles/compute.instanceAdmin.v1": frozenset(
-        {
-            "compute.disks.create",
-            "compute.instances.create",
-            "compute.instances.setMetadata",
-            "compute.subnetworks.use",
-            "compute.subnetworks.useExternalIp",
-        }
-    ),
-}
-
-# What the build account must hold to push and to deploy, and a role of BUILD_ACCOUNT_ROLES that grants each.
-BUILD_ACCOUNT_NEEDS: dict[str, str] = {
-    "artifactregistry.repositories.uploadArtifacts": "roles/artifactregistry.writer",
-    "logging.logEntries.create": "roles/logging.logWriter",
-    "storage.objects.get": "roles/storage.objectAdmin",
-    "run.services.create": "roles/run.developer",
-}
-
-
-def permissions_of(roles: set[str] | frozenset[str]) -> frozenset[str]:
-    """The tested permissions the given roles grant between them (roles deployer does not know grant none here)."""
-    granted: set[str] = set()
-    for role in roles:
-        granted |= ROLE_PERMISSIONS.get(role, frozenset())
-    return frozenset(granted)

@@ -15,6 +15,7 @@ from typing import Any
 
 from deployer_emulator.common import policy_etag
 from deployer_emulator.core import Emulator
+from deployer_emulator.iam.roles import predefined_roles
 from deployer_emulator.storage.store import ensure_bucket
 from deployer_emulator.world import (
     BILLING_ACCOUNT_ID_RE,
@@ -228,8 +229,11 @@ def _parent(value: Any, allowed: set[str], source: str, where: str, *, required:
 
 def _iam(value: Any, source: str, where: str) -> None:
     for role, members in _typed(value, dict, source, where).items():
-        if not role.startswith("roles/"):
-            raise ScenarioError(f"{source}: {where}: {role!r} is not a role (roles look like roles/run.admin)")
+        if role not in predefined_roles():
+            raise ScenarioError(
+                f"{source}: {where}: {role!r} is not a role Google defines (roles look like roles/run.admin; "
+                "the list is deployer_emulator/data/gcp-roles.json)"
+            )
         for member in _typed(members, list, source, f"{where}.{role!r}"):
             if not isinstance(member, str) or not MEMBER_RE.fullmatch(member):
                 raise ScenarioError(

@@ -80,6 +80,10 @@ def bootstrap(emulator: EmulatorHandle, directory: Path, *extra: str, caller: st
         "user:a@x.com",
         "--github",
         "o/r",
+        "--github-repository-id",
+        "1296269",
+        "--github-owner-id",
+        "1",
         "--yes",
         *extra,
         caller=caller,
@@ -93,10 +97,10 @@ def test_bootstrap_from_nothing_then_doctor_is_clean_and_a_second_run_sends_noth
     directory = make_app(tmp_path / "app", project)
     result = bootstrap(world, directory)
     assert result.exit_code == 0, result.stderr
-    runtime = f"deployer-runtime@{project}.iam.gserviceaccount.com"
+    ci = f"deployer-ci@{project}.iam.gserviceaccount.com"
     for name in ("GCP_WORKLOAD_IDENTITY_PROVIDER", "GCP_SERVICE_ACCOUNT", "GCP_PROJECT", "GCP_REGION"):
         assert f"gh variable set {name} --body " in result.stdout
-    assert f'gh variable set GCP_SERVICE_ACCOUNT --body "{runtime}" --repo o/r' in result.stdout
+    assert f'gh variable set GCP_SERVICE_ACCOUNT --body "{ci}" --repo o/r' in result.stdout
     assert "/workloadIdentityPools/deployer-github/providers/github" in result.stdout
 
     doctor = invoke(world, "doctor", "-C", str(directory), "--json")
@@ -118,20 +122,20 @@ def test_bootstrap_from_nothing_then_doctor_is_clean_and_a_second_run_sends_noth
     assert document["github"]["variables"]["GCP_PROJECT"] == project
 
 
-def test_deploy_succeeds_as_the_deploy_account_bootstrap_made(
+def test_deploy_succeeds_as_the_ci_deployer_bootstrap_made(
     world: EmulatorHandle, isolated_env: Path, tmp_path: Path
 ) -> None:
     project = new_project()
     directory = make_app(tmp_path / "app", project)
     assert bootstrap(world, directory).exit_code == 0
-    runtime = f"serviceAccount:deployer-runtime@{project}.iam.gserviceaccount.com"
+    ci = f"serviceAccount:deployer-ci@{project}.iam.gserviceaccount.com"
     world.mark()
-    deployed = invoke(world, "deploy", "-C", str(directory), "--json", caller=runtime)
+    deployed = invoke(world, "deploy", "-C", str(directory), "--json", caller=ci)
     assert deployed.exit_code == 0, deployed.stderr
     document = json.loads(deployed.stdout)
     assert document["digest"].startswith("sha256:")
-    # Everything was done as the deploy account: nobody else's credentials were used.
-    assert {r["caller"] for r in world.requests()} == {runtime}
+    # Everything was done as the CI deployer: nobody else's credentials were used.
+    assert {r["caller"] for r in world.requests()} == {ci}
 
 
 def test_doctor_json_reports_exactly_billing_off_api_disabled_and_no_act_as(

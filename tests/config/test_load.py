@@ -380,6 +380,7 @@ def test_describe(project: Path, gcloud_dir: Path) -> None:
                 "port": 8080,
                 "public": False,
                 "service_account": "",
+                "roles": [],
                 "args": [],
                 "command": [],
                 "timeout": 300,

@@ -24,6 +24,7 @@ def test_service_defaults() -> None:
         "port": 8080,
         "public": False,
         "service_account": "",
+        "roles": [],
         "args": [],
         "command": [],
         "timeout": 300,

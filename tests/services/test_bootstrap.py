@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import requests
 from google.cloud import artifactregistry_v1, resourcemanager_v3
 from google.cloud.billing import budgets_v1
 
@@ -44,6 +43,7 @@ ACCOUNT = "0000AA-BBBBBB-CCCCCC"
 FULL_ACCOUNT = "0000AA-FULL00-000001"
 CLOSED_ACCOUNT = "0000AA-CLOSED-000002"
 FOREIGN_ACCOUNT = "0000AA-OTHERS-000003"
+REPOSITORY_ID, OWNER_ID = "654321987", "12345678"  # GitHub's immutable ids of the repository and its owner
 
 SCENARIO: dict[str, Any] = {
     "organizations": [{"id": ORG_ID, "iam": {"roles/resourcemanager.projectCreator": [OWNER]}}],
@@ -88,6 +88,8 @@ def inputs(project: str, caller: str = OWNER, **overrides: Any) -> BootstrapInpu
         "caller": caller,
     }
     values.update(overrides)
+    if values.get("github") and "github_ids" not in values:
+        values["github_ids"] = (REPOSITORY_ID, OWNER_ID)
     return BootstrapInputs(**values)
 
 
@@ -153,18 +155,21 @@ def test_bootstrap_creates_everything_a_new_project_needs_and_a_second_run_chang
 
     build = f"serviceAccount:deployer-build@{project}.iam.gserviceaccount.com"
     runtime = f"serviceAccount:deployer-runtime@{project}.iam.gserviceaccount.com"
+    ci = f"serviceAccount:deployer-ci@{project}.iam.gserviceaccount.com"
     bindings = project_bindings(world, project)
     assert build in bindings["roles/artifactregistry.writer"]
     assert build in bindings["roles/logging.logWriter"]
-    assert runtime in bindings["roles/run.developer"]
+    assert ci in bindings["roles/run.admin"]
+    assert not any(runtime in members for members in bindings.values()), "the runtime account holds nothing"
     assert "user:ana@example.com" in bindings["roles/run.admin"]
     assert OWNER in bindings["roles/owner"]  # the creator's ownership is kept by the read-modify-write
 
     runtime_policy = account_policy(world, f"deployer-runtime@{project}.iam.gserviceaccount.com", project)
-    assert {OWNER, build, runtime, "user:ana@example.com"} <= runtime_policy["roles/iam.serviceAccountUser"]
-    assert runtime_policy["roles/iam.workloadIdentityUser"] == {
+    assert runtime_policy == {"roles/iam.serviceAccountUser": {OWNER, ci, "user:ana@example.com"}}
+    ci_policy = account_policy(world, f"deployer-ci@{project}.iam.gserviceaccount.com", project)
+    assert ci_policy["roles/iam.workloadIdentityUser"] == {
         f"principalSet://iam.googleapis.com/projects/{number}/locations/global/workloadIdentityPools/{POOL_ID}/"
-        "attribute.repository/my-org/api"
+        f"attribute.repository_id/{REPOSITORY_ID}"
     }
     provider = (
         world.as_caller(OWNER)
@@ -174,9 +179,12 @@ def test_bootstrap_creates_everything_a_new_project_needs_and_a_second_run_chang
         )
         .json()
     )
-    assert provider["attributeCondition"] == "assertion.repository == 'my-org/api'"
+    assert provider["attributeCondition"] == (
+        f"assertion.repository_id == '{REPOSITORY_ID}' && assertion.repository_owner_id == '{OWNER_ID}'"
+    )
     github = result.github()
     assert github is not None
+    assert github["service_account"] == f"deployer-ci@{project}.iam.gserviceaccount.com"
     assert github["workload_identity_provider"] == (
         f"projects/{number}/locations/global/workloadIdentityPools/{POOL_ID}/providers/github"
     )
@@ -435,19 +443,76 @@ def test_a_deleted_pool_is_undeleted_not_recreated(world: EmulatorHandle) -> Non
     assert world.mutating_requests() == []
 
 
-def test_a_provider_bound_to_another_repository_is_rebound(world: EmulatorHandle) -> None:
+def _add_bindings(emulator: EmulatorHandle, url: str, read: str, grants: dict[str, list[str]]) -> None:
+    owner = emulator.as_caller(OWNER)
+    policy = owner.post(f"{url}:getIamPolicy", json={}, timeout=10).json() if read == "POST" else {}
+    for role, members in grants.items():
+        policy.setdefault("bindings", []).append({"role": role, "members": members})
+    owner.post(f"{url}:setIamPolicy", json={"policy": policy}, timeout=10).raise_for_status()
+
+
+def test_a_project_bootstrapped_with_the_old_roles_is_migrated_and_the_plan_says_what_goes(
+    world: EmulatorHandle,
+) -> None:
     project = new_project()
-    run(world, inputs(project, github="my-org/old"))
-    world.mark()
-    result = run(world, inputs(project, create=False, github="my-org/new"))
-    step = next(s for s in result.plan.steps if s.resource.endswith("/providers/github"))
-    assert "was assertion.repository == 'my-org/old'" in step.summary
-    provider = requests.get(
-        f"{world.url}/v1/projects/{project}/locations/global/workloadIdentityPools/{POOL_ID}/providers/github",
-        headers={"Authorization": f"Bearer emulator:{OWNER}"},
+    result = run(world, inputs(project, github="my-org/api", members=("user:ana@example.com",)))
+    number = result.project_number
+    runtime_email = f"deployer-runtime@{project}.iam.gserviceaccount.com"
+    runtime = f"serviceAccount:{runtime_email}"
+    build = f"serviceAccount:deployer-build@{project}.iam.gserviceaccount.com"
+    old_principal = (
+        f"principalSet://iam.googleapis.com/projects/{number}/locations/global/workloadIdentityPools/{POOL_ID}/"
+        "attribute.repository/my-org/api"
+    )
+    # What the earlier bootstrap granted: one deploy-and-runtime account with project-wide roles, trusted by name.
+    old_roles = ("roles/run.developer", "roles/cloudbuild.builds.editor", "roles/storage.admin")
+    _add_bindings(world, f"{world.url}/v3/projects/{project}", "POST", {r: [runtime] for r in old_roles})
+    _add_bindings(world, f"{world.url}/v3/projects/{project}", "POST", {"roles/run.developer": [build]})
+    account_url = f"{world.url}/v1/projects/{project}/serviceAccounts/{runtime_email}"
+    _add_bindings(
+        world,
+        account_url,
+        "POST",
+        {"roles/iam.serviceAccountUser": [build, runtime], "roles/iam.workloadIdentityUser": [old_principal]},
+    )
+    provider_url = (
+        f"{world.url}/v1/projects/{project}/locations/global/workloadIdentityPools/{POOL_ID}/providers/github"
+    )
+    world.as_caller(OWNER).patch(
+        f"{provider_url}?updateMask=attributeCondition",
+        json={"attributeCondition": "assertion.repository == 'my-org/api'"},
         timeout=10,
-    ).json()
-    assert provider["attributeCondition"] == "assertion.repository == 'my-org/new'"
+    ).raise_for_status()
+
+    plan = Bootstrapper(cloud(world), SilentReporter()).plan(
+        inputs(project, create=False, github="my-org/api", members=("user:ana@example.com",))
+    )
+    said = {step.resource: step.summary for step in plan.plan.changes}
+    project_step = said[f"projects/{project}:iam"]
+    assert f"remove {runtime}: " in project_step
+    for role in old_roles:
+        assert role.removeprefix("roles/") in project_step
+    assert "run.developer (no longer needed)" in project_step
+    assert (
+        f"{old_principal}: iam.workloadIdentityUser" in said[f"projects/{project}/serviceAccounts/{runtime_email}:iam"]
+    )
+    assert (
+        "was assertion.repository == 'my-org/api'"
+        in said[f"projects/{project}/locations/global/workloadIdentityPools/{POOL_ID}/providers/github"]
+    )
+    plan.apply()
+
+    bindings = project_bindings(world, project)
+    assert not any(runtime in members for members in bindings.values())
+    assert "roles/run.developer" not in bindings
+    assert "user:ana@example.com" in bindings["roles/run.admin"]  # people's grants are never taken away
+    assert OWNER in bindings["roles/owner"]
+    runtime_policy = account_policy(world, runtime_email, project)
+    assert build not in runtime_policy["roles/iam.serviceAccountUser"]
+    assert "roles/iam.workloadIdentityUser" not in runtime_policy
+    world.mark()
+    run(world, inputs(project, create=False, github="my-org/api", members=("user:ana@example.com",)))
+    assert world.mutating_requests() == []
 
 
 # --- the caller -------------------------------------------------------------------------------------------------------

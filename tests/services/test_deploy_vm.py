@@ -350,10 +350,11 @@ def test_a_cpu_vm_without_zone_and_ports_removed_later(emulator: EmulatorHandle,
     (directory / "deployer.toml").write_text((directory / "deployer.toml").read_text().replace("ports = [8080]\n", ""))
     emulator.mark()
     run_json(emulator, "deploy", "web", "-C", str(directory))
+    # The firewall rule goes first (before the VM changes), so no step leaves a port open that should be shut.
     assert mutations(emulator) == [
+        f"DELETE /compute/v1/projects/{project}/global/firewalls/deployer-web-allow",
         f"POST /compute/v1/projects/{project}/zones/europe-west4-a/instances/web/setMetadata",
         f"POST /compute/v1/projects/{project}/zones/europe-west4-a/instances/web/reset",
-        f"DELETE /compute/v1/projects/{project}/global/firewalls/deployer-web-allow",
     ]
 
 

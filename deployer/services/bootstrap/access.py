@@ -14,15 +14,7 @@ from typing import Any
 
 from deployer.errors import DeployerError
 from deployer.gcp import GoogleCloud
-from deployer.gcp.bodies.iam import (
-    add_bindings,
-    github_principal_set,
-    github_provider_body,
-    missing_grants,
-    pool_body,
-    provider_differences,
-    service_account_body,
-)
+from deployer.gcp.bodies import iam as bodies
 from deployer.gcp.errors import PolicyConflict
 from deployer.gcp.iam import pool_resource, provider_resource
 from deployer.plan import Action, Step
@@ -44,6 +36,12 @@ class AccessSteps:
         i = result.inputs
         accounts = (
             (
+                roles.CI_ACCOUNT_ID,
+                i.ci_account,
+                "deployer CI",
+                "GitHub Actions deploys as this account, keylessly (made by deployer bootstrap)",
+            ),
+            (
                 roles.BUILD_ACCOUNT_ID,
                 i.build_account,
                 "deployer build",
@@ -52,9 +50,8 @@ class AccessSteps:
             (
                 roles.RUNTIME_ACCOUNT_ID,
                 i.runtime_account,
-                "deployer deploy and runtime",
-                "GitHub Actions deploys as this account, and the deployed workloads run as it (made by deployer "
-                "bootstrap)",
+                "deployer runtime",
+                "The deployed services, jobs and VMs run as this account (made by deployer bootstrap)",
             ),
         )
         for account_id, email, display, description in accounts:
@@ -69,7 +66,7 @@ class AccessSteps:
         if found is not None:
             result.plan.add(Step(Action.NOOP, resource, f"service account {account_id} exists"))
             return
-        body = service_account_body(account_id, display, about)
+        body = bodies.service_account_body(account_id, display, about)
 
         def create() -> None:
             if iam.get_service_account(i.project, email) is None:
@@ -88,44 +85,78 @@ class AccessSteps:
 
     # -- 6. project roles ----------------------------------------------------------------------------------------------
     def _project_grants(self, inputs: BootstrapInputs) -> list[tuple[str, str]]:
+        ci = f"serviceAccount:{inputs.ci_account}"
         build = f"serviceAccount:{inputs.build_account}"
         runtime = f"serviceAccount:{inputs.runtime_account}"
-        grants = [(grant.role, build) for grant in roles.build_account_roles()]
-        grants += [(grant.role, runtime) for grant in roles.runtime_account_roles(vms=inputs.vms)]
+        grants = [(grant.role, ci) for grant in roles.ci_roles(vms=inputs.vms)]
+        grants += [(grant.role, build) for grant in roles.build_account_roles()]
+        runtime_roles = roles.runtime_account_roles(vms=inputs.vms, workload_roles=inputs.workload_roles)
+        grants += [(grant.role, runtime) for grant in runtime_roles]
         for member in inputs.members:
             grants += [(grant.role, member) for grant in roles.developer_roles(vms=inputs.vms)]
         return grants
 
+    def _managed_members(self, result: BootstrapResult) -> set[str]:
+        """Members whose grants deployer owns: its accounts, and the principals of its workload identity pool.
+        Their grants are exactly what the code says; a re-run removes the rest (old roles), and the plan says so."""
+        i = result.inputs
+        accounts = {f"serviceAccount:{email}" for email in (i.ci_account, i.build_account, i.runtime_account)}
+        return accounts | {p for p in result.world.principals if p.startswith(self._pool_principal_prefix(result))}
+
+    def _pool_principal_prefix(self, result: BootstrapResult) -> str:
+        number = result.world.project_number()
+        return f"principalSet://iam.googleapis.com/projects/{number}/locations/global/workloadIdentityPools/{POOL_ID}/"
+
     def _plan_project_roles(self, result: BootstrapResult) -> None:
         i, world = result.inputs, result.world
         rm = self._cloud.resource_manager
-        grants = self._project_grants(i)
         policy = rm.get_iam_policy(i.project) if world.readable("cloudresourcemanager.googleapis.com") else {}
-        missing = missing_grants(policy, grants)
-        resource = f"projects/{i.project}:iam"
-        if not missing:
-            result.plan.add(Step(Action.NOOP, resource, f"project roles are granted ({len(grants)} bindings)"))
-            return
+        self._plan_policy(
+            result,
+            policy,
+            resource=f"projects/{i.project}:iam",
+            what=f"project {i.project}",
+            url=f"/v3/projects/{i.project}:setIamPolicy",
+            grants=lambda: self._project_grants(i),
+            read=lambda: rm.get_iam_policy(i.project),
+            write=lambda updated: rm.set_iam_policy(i.project, updated),
+        )
 
-        def grant() -> None:
-            self._read_modify_write(
-                f"project {i.project}",
-                lambda: rm.get_iam_policy(i.project),
-                lambda updated: rm.set_iam_policy(i.project, updated),
-                grants,
-            )
+    def _plan_policy(
+        self,
+        result: BootstrapResult,
+        policy: dict[str, Any],
+        *,
+        resource: str,
+        what: str,
+        url: str,
+        grants: Callable[[], list[tuple[str, str]]],
+        read: Callable[[], dict[str, Any]],
+        write: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> None:
+        """One step that makes a policy hold ``grants`` and, for deployer's own members, nothing else."""
+        desired = grants()
+        result.world.principals |= {m for b in policy.get("bindings", []) for m in b.get("members", [])}
+        managed = self._managed_members(result)
+        missing = bodies.missing_grants(policy, desired)
+        removals = bodies.unwanted_grants(policy, managed, desired)
+        if not missing and not removals:
+            result.plan.add(Step(Action.NOOP, resource, f"roles on {what} are as deployer grants them"))
+            return
+        said = [f"grant {_describe_grants(missing)}"] if missing else []
+        said += [f"remove {_describe_grants(removals)} (no longer needed)"] if removals else []
+
+        def apply() -> None:
+            # Again at apply time: a project created on the way has its number now (the pool's principal needs it).
+            self._read_modify_write(what, read, write, grants(), self._managed_members(result))
 
         result.plan.add(
             Step(
                 Action.UPDATE,
                 resource,
-                f"grant {len(missing)} project roles: {_describe_grants(missing)}",
-                {
-                    "method": "POST",
-                    "url": f"/v3/projects/{i.project}:setIamPolicy",
-                    "body": {"policy": add_bindings(policy, missing)},
-                },
-                apply=grant,
+                f"on {what}, " + "; and ".join(said),
+                {"method": "POST", "url": url, "body": {"policy": bodies.add_bindings(policy, missing, removals)}},
+                apply=apply,
             )
         )
 
@@ -135,11 +166,14 @@ class AccessSteps:
         read: Callable[[], dict[str, Any]],
         write: Callable[[dict[str, Any]], dict[str, Any]],
         grants: list[tuple[str, str]],
+        managed: set[str],
     ) -> None:
-        """Grant by read-modify-write with the etag; on a concurrent change, redo it all, backing off with jitter."""
+        """Grant (and take back what deployer's own members no longer need) by read-modify-write with the etag; on
+        a concurrent change, redo it all, backing off with jitter."""
         delay = 0.5
         for attempt in range(1, POLICY_ATTEMPTS + 1):
-            updated = add_bindings(read(), grants)
+            current = read()
+            updated = bodies.add_bindings(current, grants, bodies.unwanted_grants(current, managed, grants))
             if updated is None:
                 return
             try:
@@ -168,7 +202,7 @@ class AccessSteps:
         def ensure_pool() -> None:
             current = iam.get_pool(i.project, POOL_ID)
             if current is None:
-                iam.create_pool(i.project, POOL_ID, pool_body())
+                iam.create_pool(i.project, POOL_ID, bodies.pool_body())
             elif current.deleted:
                 iam.undelete_pool(i.project, POOL_ID)
             elif current.disabled:
@@ -184,7 +218,7 @@ class AccessSteps:
                         "method": "POST",
                         "url": f"/v1/projects/{i.project}/locations/global/workloadIdentityPools"
                         f"?workloadIdentityPoolId={POOL_ID}",
-                        "body": pool_body(),
+                        "body": bodies.pool_body(),
                     },
                     apply=ensure_pool,
                 )
@@ -218,7 +252,8 @@ class AccessSteps:
         assert i.github is not None
         iam = self._cloud.iam
         repository = i.github
-        desired = github_provider_body(repository)
+        assert i.github_ids is not None
+        desired = bodies.github_provider_body(repository, *i.github_ids, i.github_ref)
         provider = iam.get_provider(i.project, POOL_ID, PROVIDER_ID) if readable else None
         name = provider_resource(i.project, POOL_ID, PROVIDER_ID)
 
@@ -229,7 +264,7 @@ class AccessSteps:
                 return
             if current.deleted:
                 current = iam.undelete_provider(i.project, POOL_ID, PROVIDER_ID)
-            changed = provider_differences(current.doc, desired)
+            changed = bodies.provider_differences(current.doc, desired)
             if changed:
                 iam.update_provider(i.project, POOL_ID, PROVIDER_ID, desired, changed)
 
@@ -256,7 +291,7 @@ class AccessSteps:
                 apply=ensure,
             )
         else:
-            changed = provider_differences(provider.doc, desired)
+            changed = bodies.provider_differences(provider.doc, desired)
             if not changed:
                 step = Step(Action.NOOP, name, f"GitHub OIDC provider {PROVIDER_ID} exists, {bound}")
             else:
@@ -273,59 +308,35 @@ class AccessSteps:
     # -- 8. who may act as the service accounts ------------------------------------------------------------------------
     def _account_grants(self, result: BootstrapResult, email: str) -> list[tuple[str, str]]:
         i = result.inputs
-        build = f"serviceAccount:{i.build_account}"
-        runtime = f"serviceAccount:{i.runtime_account}"
-        users = [*([i.caller] if i.caller else []), *i.members]
-        if email == i.runtime_account:
-            # The build account deploys from build steps; the runtime account deploys itself from CI.
-            users += [build, runtime]
-        else:
-            # The deploy account submits builds that run as the build account.
-            users += [runtime]
-        grants = [(roles.SERVICE_ACCOUNT_USER, member) for member in dict.fromkeys(users)]
-        if email == i.runtime_account and i.github:
-            principal = github_principal_set(result.world.project_number(), POOL_ID, i.github)
-            grants.append((roles.WORKLOAD_IDENTITY_USER, principal))
-        return grants
+        if email == i.ci_account:
+            if not i.github or i.github_ids is None:
+                return []
+            principal = bodies.github_principal_set(result.world.project_number(), POOL_ID, i.github_ids[0])
+            return [(roles.WORKLOAD_IDENTITY_USER, principal)]
+        # The CI deployer deploys workloads that run as the runtime account and submits builds that run as the
+        # build account; so do the person bootstrapping and the team.
+        users = [f"serviceAccount:{i.ci_account}", *([i.caller] if i.caller else []), *i.members]
+        return [(roles.SERVICE_ACCOUNT_USER, member) for member in dict.fromkeys(users)]
 
     def _plan_account_policies(self, result: BootstrapResult) -> None:
         i, world = result.inputs, result.world
         if i.caller is None:
             self._reporter.warn(
-                "cannot tell from the credentials who you are: you get no actAs grant on the deploy account "
+                "cannot tell from the credentials who you are: you get no actAs grant on the deployer accounts "
                 "(add yourself with --member user:YOU@EXAMPLE.COM)"
             )
         iam = self._cloud.iam
-        for email in (i.runtime_account, i.build_account):
+        for email in (i.runtime_account, i.build_account, i.ci_account):
             exists = world.accounts.get(email, False)
-            policy = iam.get_account_policy(i.project, email) if exists else {}
-            grants = self._account_grants(result, email)
-            missing = missing_grants(policy, grants)
-            resource = f"projects/{i.project}/serviceAccounts/{email}:iam"
-            if not missing:
-                result.plan.add(Step(Action.NOOP, resource, f"who may act as {email} is set"))
-                continue
-
-            def grant(email: str = email) -> None:
-                self._read_modify_write(
-                    email,
-                    lambda: iam.get_account_policy(i.project, email),
-                    lambda updated: iam.set_account_policy(i.project, email, updated),
-                    self._account_grants(result, email),
-                )
-
-            result.plan.add(
-                Step(
-                    Action.UPDATE,
-                    resource,
-                    f"on {email}, grant {_describe_grants(missing)}",
-                    {
-                        "method": "POST",
-                        "url": f"/v1/projects/{i.project}/serviceAccounts/{email}:setIamPolicy",
-                        "body": {"policy": add_bindings(policy, missing)},
-                    },
-                    apply=grant,
-                )
+            self._plan_policy(
+                result,
+                iam.get_account_policy(i.project, email) if exists else {},
+                resource=f"projects/{i.project}/serviceAccounts/{email}:iam",
+                what=email,
+                url=f"/v1/projects/{i.project}/serviceAccounts/{email}:setIamPolicy",
+                grants=lambda email=email: self._account_grants(result, email),  # type: ignore[misc]
+                read=lambda email=email: iam.get_account_policy(i.project, email),  # type: ignore[misc]
+                write=lambda updated, email=email: iam.set_account_policy(i.project, email, updated),  # type: ignore[misc]
             )
 
 

@@ -76,7 +76,14 @@ class BootstrapInputs:
     untagged_older_than_s: int = 7 * 86400
     apis_extra: tuple[str, ...] = ()
     vms: bool = False
-    caller: str | None = None  # who runs bootstrap, as an IAM member: allowed to act as the deploy account
+    caller: str | None = None  # who runs bootstrap, as an IAM member: allowed to act as the deployer accounts
+    github_ref: str | None = None  # the branch (or refs/..., or environment:NAME) the trust is bound to
+    github_ids: tuple[str, str] | None = None  # the repository's immutable (repository_id, repository_owner_id)
+    workload_roles: tuple[str, ...] = ()  # roles = [...] of deployer.toml's services and VMs, for the runtime account
+
+    @property
+    def ci_account(self) -> str:
+        return roles.service_account_email(roles.CI_ACCOUNT_ID, self.project)
 
     @property
     def build_account(self) -> str:
@@ -105,6 +112,8 @@ def inputs_from_config(
     budget: float | None = None,
     budget_currency: str | None = None,
     caller: str | None = None,
+    github_repository_id: str | None = None,
+    github_owner_id: str | None = None,
 ) -> BootstrapInputs:
     """Flags over ``[bootstrap]`` in deployer.toml; ``--member`` adds to the configured members. Bad flags exit 2."""
     from deployer.config.bootstrap import (
@@ -115,8 +124,13 @@ def inputs_from_config(
         check_member,
         check_parent,
     )
+    from deployer.services.bootstrap.github import github_ids, split_github
 
     file = config.bootstrap
+    repository, ref = split_github(_flag("--github", github, check_github) if github else file.github)
+    ids = github_ids(repository, github_repository_id, github_owner_id) if repository else None
+    workload_roles = [role for service in config.services.values() for role in service.roles]
+    workload_roles += [role for vm in config.vms.values() for role in vm.roles]
     flag_members = tuple(_flag("--member", m, check_member) for m in members)
     if create:
         _check_new_project_id(config.require_project())
@@ -132,7 +146,10 @@ def inputs_from_config(
             else file.billing_account
         ),
         members=tuple(dict.fromkeys((*file.members, *flag_members))),
-        github=_flag("--github", github, check_github) if github else file.github,
+        github=repository,
+        github_ref=ref,
+        github_ids=ids,
+        workload_roles=tuple(dict.fromkeys(workload_roles)),
         budget=_flag("--budget", budget, check_budget) if budget is not None else file.budget,
         budget_currency=(
             _flag("--budget-currency", budget_currency, check_currency) if budget_currency else file.budget_currency

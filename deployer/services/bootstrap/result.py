@@ -29,6 +29,7 @@ class _World:
     enabled: set[str] = field(default_factory=set)
     billing_account: str | None = None
     accounts: dict[str, bool] = field(default_factory=dict)  # email -> exists
+    principals: set[str] = field(default_factory=set)  # members seen in the policies read
 
     def readable(self, api: str) -> bool:
         """Whether reads of ``api`` can tell anything yet (a new project, or a disabled API, has nothing there)."""
@@ -63,11 +64,14 @@ class BootstrapResult(Result):
         provider = self.provider_name
         if not i.github or provider is None:
             return None
-        variables = github_variables(provider, i.runtime_account, i.project, i.region)
+        variables = github_variables(provider, i.ci_account, i.project, i.region)
         return {
             "repository": i.github,
+            "ref": i.github_ref,
+            "repository_id": i.github_ids[0] if i.github_ids else None,
+            "repository_owner_id": i.github_ids[1] if i.github_ids else None,
             "workload_identity_provider": provider,
-            "service_account": i.runtime_account,
+            "service_account": i.ci_account,
             "variables": variables,
             "commands": gh_commands(i.github, variables),
         }
@@ -78,6 +82,7 @@ class BootstrapResult(Result):
             "project": i.project,
             "project_number": self.project_number,
             "region": i.region,
+            "ci_service_account": i.ci_account,
             "build_service_account": i.build_account,
             "runtime_service_account": i.runtime_account,
             "repository": self.repository_name,

@@ -15,21 +15,19 @@ anything:
 3. The caller must hold ``permission`` on ``resource``: the union, over the IAM policies that apply (the resource's
    project, its folders and organization; a service account's own policy for permissions on it; a billing
    account's policy and its organization's), of the bindings whose members include the caller (``allUsers``,
-   ``allAuthenticatedUsers`` and ``domain:`` members included). Roles map to permissions with ``ROLES`` below.
+   ``allAuthenticatedUsers`` and ``domain:`` members included). Roles map to permissions with roles.py (below).
    Conditions on bindings are kept but not evaluated: a conditional binding grants like a plain one.
    Otherwise the answer is the 403 of the API called, in its own words (``_denied``).
 
 A resource the enforcer cannot place (a bucket that does not exist) is let through, so the surface answers its
 own 404, as Google does.
 
-**Roles.** ``ROLES`` holds the predefined roles deployer meets, each with the permissions it really has in the
-families that matter here (run, cloudbuild, artifactregistry, storage, iam, serviceusage, resourcemanager,
-billing, logging, compute), as listed on https://cloud.google.com/iam/docs/roles-permissions/<service> and in
-``gcloud iam roles describe`` output. A pattern ending in ``*`` covers a whole family (``run.*`` is what
-roles/run.admin lists). The basic roles are built from rules (https://cloud.google.com/iam/docs/roles-overview#basic):
-Owner holds every permission; Editor every one except changing IAM policies, deleting the project, managing its
-billing link and billing accounts; Viewer the ``get``/``list``/``getIamPolicy`` ones. Cloud Storage's "convenience
-values" (projectViewer/Editor/Owner on every bucket) are folded in: basic roles reach object data.
+**Roles.** roles.py loads Google's predefined roles, with their permissions, from ``data/gcp-roles.json`` (Google's
+``roles.get`` output as the public iann0036/iam-dataset records it; ``scripts/refresh_gcp_roles.py`` fetches it
+again). A binding naming a role Google does not define is refused with Google's INVALID_ARGUMENT "Role R is not
+supported for this resource."; custom roles (``projects/P/roles/ID``) grant what they include. Cloud Storage's
+"convenience values" (projectViewer/Editor/Owner on every bucket) are folded into the basic roles: they reach
+object data.
 
 **The IAM v1 surface** (https://cloud.google.com/iam/docs/reference/rest; paths as gcloud's generated iam_v1
 client calls them): ``/v1/projects/{p}/serviceAccounts`` (create, list), ``.../serviceAccounts/{email|uniqueId}``

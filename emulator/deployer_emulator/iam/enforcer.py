@@ -9,6 +9,7 @@ from deployer_emulator.common import caller_email
 from deployer_emulator.core import Emulator, Request
 from deployer_emulator.errors import invalid_argument
 from deployer_emulator.iam.denials import denied, service_disabled
+from deployer_emulator.iam.roles import custom_roles
 from deployer_emulator.iam.targets import (
     _CLIENT_BASED,
     _RESOURCE_BASED,
@@ -56,7 +57,8 @@ class Enforcer:
 
     def holds(self, caller: str, permission: str, target: Target) -> bool:
         members = _caller_members(caller)
-        return any(_policy_grants(policy, members, permission) for policy in target.policies)
+        custom = custom_roles(self.emulator)
+        return any(_policy_grants(policy, members, permission, custom) for policy in target.policies)
 
 
 def install_enforcer(emulator: Emulator) -> None:

@@ -13,6 +13,7 @@ from deployer_emulator.common import copy_doc, policy_etag
 from deployer_emulator.core import Emulator, Request
 from deployer_emulator.errors import ApiError, invalid_argument
 from deployer_emulator.iam.base import POOLS
+from deployer_emulator.iam.roles import check_role, custom_roles
 from deployer_emulator.protos import parse_pb
 from deployer_emulator.world import MEMBER_RE
 
@@ -66,8 +67,12 @@ def parse_test_permissions(req: Request) -> list[str]:
 
 def normalize_bindings(emulator: Emulator, bindings: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Members must be well formed, service accounts must exist, and a Workload Identity principal must name an
-    existing pool by project number, as Google checks them at setIamPolicy."""
-    return merge_bindings(bindings, lambda role: None, lambda member: _check_member(emulator, member))
+    existing pool by project number, and roles must be ones Google defines (or existing custom roles), as Google
+    checks them at setIamPolicy."""
+    custom = custom_roles(emulator)
+    return merge_bindings(
+        bindings, lambda role: check_role(role, custom), lambda member: _check_member(emulator, member)
+    )
 
 
 def merge_bindings(
@@ -81,8 +86,6 @@ def merge_bindings(
         if not role:
             raise invalid_argument(f"Policy binding {index} has no role.", field=f"policy.bindings[{index}].role")
         check_role(role)
-        if not role.startswith(("roles/", "projects/", "organizations/")):
-            raise invalid_argument(f"Role {role} does not exist in the resource's hierarchy.")
         for member in binding.get("members", []):
             check_member(member)
         key = json.dumps([role, binding.get("condition")], sort_keys=True)

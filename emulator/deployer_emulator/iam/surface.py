@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from deployer_emulator.core import Emulator, Request
+from deployer_emulator.iam.custom_roles import CustomRoles
 from deployer_emulator.iam.service_accounts import ServiceAccounts
 from deployer_emulator.iam.workload_identity import WorkloadIdentity
 
 
-class Iam(ServiceAccounts, WorkloadIdentity):
+class Iam(ServiceAccounts, WorkloadIdentity, CustomRoles):
     """IAM v1 as one object: each base holds one job; routes call its handlers."""
 
 
@@ -25,6 +26,8 @@ def register(emulator: Emulator) -> None:
     router.add("POST", accounts + "/{account}:getIamPolicy", iam.get_account_policy)
     router.add("POST", accounts + "/{account}:setIamPolicy", iam.set_account_policy)
     router.add("POST", accounts + "/{account}:testIamPermissions", iam.test_account_permissions)
+    router.add("POST", "/v1/projects/{project}/roles", iam.create_role)
+    router.add("GET", "/v1/projects/{project}/roles/{role}", iam.get_role)
     pools = "/v1/projects/{project}/locations/{location}/workloadIdentityPools"
     router.add("POST", pools, iam.create_pool)
     router.add("GET", pools, iam.list_pools)

@@ -24,9 +24,11 @@ def _caller_members(caller: str) -> set[str]:
     return members
 
 
-def _policy_grants(policy: dict[str, Any], members: set[str], permission: str) -> bool:
+def _policy_grants(
+    policy: dict[str, Any], members: set[str], permission: str, custom: dict[str, Any] | None = None
+) -> bool:
     for binding in policy.get("bindings", []):
-        if not role_grants(str(binding.get("role", "")), permission):
+        if not role_grants(str(binding.get("role", "")), permission, custom):
             continue
         if any(_normalized_member(m) in members for m in binding.get("members", [])):
             return True
@@ -111,7 +113,7 @@ _API_BY_PATH: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^/v1/(?:billingAccounts|projects/[^/]+/billingInfo)"), "cloudbilling.googleapis.com"),
     (re.compile(r"^/v1/projects/[^/]+/services"), "serviceusage.googleapis.com"),
     (
-        re.compile(r"^/v1/projects/[^/]+/(?:serviceAccounts|locations/global/workloadIdentityPools)"),
+        re.compile(r"^/v1/projects/[^/]+/(?:serviceAccounts|roles|locations/global/workloadIdentityPools)"),
         "iam.googleapis.com",
     ),
     (

@@ -8,6 +8,7 @@ from typing import Any
 from deployer_emulator.common import copy_doc
 from deployer_emulator.core import Request, paginate
 from deployer_emulator.errors import ApiError, already_exists, invalid_argument, not_found
+from deployer_emulator.iam import cel
 from deployer_emulator.iam.base import POOLS, PROVIDERS, IamBase, _check_fields, _in_30_days
 
 _POOL_FIELDS: dict[str, Any] = {
@@ -229,6 +230,20 @@ class WorkloadIdentity(IamBase):
                 raise invalid_argument(_CONDITION_REQUIRED)
         if len(condition) > 4096:
             raise invalid_argument("The attribute condition cannot exceed 4096 characters.")
+        for where, expression in (
+            ("attribute_condition", condition),
+            *(("attribute_mapping", v) for v in mapping.values()),
+        ):
+            if where == "attribute_condition" and not expression:
+                continue
+            try:
+                cel.parse(str(expression))
+            except cel.CelError as exc:
+                # Google compiles both as CEL when the provider is written; wording unconfirmed.
+                raise invalid_argument(
+                    f"The {where.replace('_', ' ')} is not a valid CEL expression: {exc}.",
+                    field=f"workload_identity_pool_provider.{where}",
+                ) from None
 
     def _provider(
         self, req: Request, project: str, location: str, pool: str, provider: str, permission: str

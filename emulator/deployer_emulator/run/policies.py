@@ -11,6 +11,7 @@ from deployer_emulator.core import Request
 from deployer_emulator.errors import invalid_argument
 from deployer_emulator.iam.enforcer import permissions_held
 from deployer_emulator.iam.policies import check_member_form, merge_bindings, store_policy
+from deployer_emulator.iam.roles import check_role, unknown_role
 from deployer_emulator.protos import parse_pb
 from deployer_emulator.run.base import (
     _IAM_BASIC_ROLES,
@@ -22,9 +23,11 @@ from deployer_emulator.run.state import RunBase
 
 
 def _check_run_role(role: str) -> None:
+    check_role(role)
     if role.startswith("roles/") and not (role.startswith("roles/run.") or role in _IAM_BASIC_ROLES):
-        # Unconfirmed wording; the rule: only roles that grant Cloud Run permissions apply to a service.
-        raise invalid_argument(f"Role {role} is not supported for this resource.")
+        # The rule: only roles that grant Cloud Run permissions apply to a service; Google's words for a role that
+        # does not apply to the resource.
+        raise unknown_role(role)
 
 
 class Policies(RunBase):

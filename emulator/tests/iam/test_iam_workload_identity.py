@@ -111,3 +111,35 @@ def test_operations_of_pools_are_read_at_their_own_path(world: EmulatorHandle) -
     # The same operation, addressed with the project id instead of its number.
     again = session().get(f"{pools_url(world)}/{relative}", timeout=10).json()
     assert again == operation
+
+
+@pytest.mark.parametrize(
+    "condition",
+    ["assertion.repository_id == ", "assertion.repository_id = '42'", "assertion.ref.bogus('x')", "(assertion.x"],
+)
+def test_an_attribute_condition_that_is_not_cel_is_refused(world: EmulatorHandle, condition: str) -> None:
+    pool_id = f"ci-{uuid.uuid4().hex[:8]}"
+    wait(
+        world, session().post(pools_url(world), params={"workloadIdentityPoolId": pool_id}, json={}, timeout=10).json()
+    )
+    refused = session().post(
+        f"{pools_url(world)}/{pool_id}/providers",
+        params={"workloadIdentityPoolProviderId": "github"},
+        json=_github_provider(condition),
+        timeout=10,
+    )
+    assert refused.status_code == 400
+    assert refused.json()["error"]["message"].startswith("The attribute condition is not a valid CEL expression")
+
+
+def test_the_condition_deployer_writes_admits_only_that_repository_and_branch() -> None:
+    from deployer_emulator.iam import cel
+
+    condition = (
+        "assertion.repository_id == '42' && assertion.repository_owner_id == '7' && assertion.ref == 'refs/heads/main'"
+    )
+    claims = {"repository_id": "42", "repository_owner_id": "7", "ref": "refs/heads/main", "repository": "o/r"}
+    assert cel.holds(condition, {"assertion": claims})
+    assert not cel.holds(condition, {"assertion": {**claims, "repository_id": "43"}})  # same name, re-created
+    assert not cel.holds(condition, {"assertion": {**claims, "ref": "refs/heads/feature"}})
+    assert not cel.holds(condition, {"assertion": {"repository": "o/r"}})  # a missing claim is false, not an error

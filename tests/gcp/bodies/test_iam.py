@@ -21,6 +21,7 @@ from deployer.gcp.bodies.iam import (
     pool_body,
     provider_differences,
     service_account_body,
+    unwanted_grants,
 )
 
 GCLOUD_LIB = Path("/usr/lib/google-cloud-sdk/lib")
@@ -62,30 +63,52 @@ def test_iam_v1_bodies_match_the_iam_v1_schema() -> None:
     )
     assert request.accountId == "deployer-build"
     _strict_apitools(messages.WorkloadIdentityPool, pool_body())
-    provider = _strict_apitools(messages.WorkloadIdentityPoolProvider, github_provider_body("my-org/api"))
+    provider = _strict_apitools(messages.WorkloadIdentityPoolProvider, github_provider_body("my-org/api", "42", "7"))
     assert provider.oidc.issuerUri == GITHUB_ISSUER
     assert len(pool_body()["displayName"]) <= 32  # IAM's limit for display names
 
 
-def test_github_provider_is_bound_to_the_repository() -> None:
-    body = github_provider_body("my-org/api")
-    assert body["attributeCondition"] == "assertion.repository == 'my-org/api'"
+def test_github_provider_is_bound_to_the_repository_ids_and_the_ref() -> None:
+    body = github_provider_body("my-org/api", "42", "7")
+    assert body["attributeCondition"] == "assertion.repository_id == '42' && assertion.repository_owner_id == '7'"
     mapping = body["attributeMapping"]
     assert mapping["google.subject"] == "assertion.sub"
-    assert mapping["attribute.repository"] == "assertion.repository"
-    assert mapping["attribute.repository_owner"] == "assertion.repository_owner"
     assert mapping["attribute.repository_id"] == "assertion.repository_id"
     assert provider_differences(body, body) == []
-    other = github_provider_body("my-org/other")
+    other = github_provider_body("my-org/api", "43", "7")
     assert provider_differences(body, other) == ["attributeCondition"]
     assert provider_differences({**body, "oidc": {"issuerUri": "https://x"}}, body) == ["oidc"]
+    branch = github_provider_body("my-org/api", "42", "7", "main")["attributeCondition"]
+    assert branch.endswith(" && assertion.ref == 'refs/heads/main'")
+    tag = github_provider_body("my-org/api", "42", "7", "refs/tags/v1")["attributeCondition"]
+    assert tag.endswith(" && assertion.ref == 'refs/tags/v1'")
+    environment = github_provider_body("my-org/api", "42", "7", "environment:prod")["attributeCondition"]
+    assert environment.endswith(" && assertion.environment == 'prod'")
 
 
-def test_principal_set_names_the_pool_by_project_number_and_the_repository() -> None:
-    assert github_principal_set("123", "deployer-github", "o/r") == (
+def test_principal_set_names_the_pool_by_project_number_and_the_repository_id() -> None:
+    assert github_principal_set("123", "deployer-github", "42") == (
         "principalSet://iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/deployer-github/"
-        "attribute.repository/o/r"
+        "attribute.repository_id/42"
     )
+
+
+def test_unwanted_grants_are_only_deployers_own_and_are_removed() -> None:
+    policy = {
+        "bindings": [
+            {"role": "roles/run.developer", "members": ["serviceAccount:rt@p", "user:a@x.com"]},
+            {"role": "roles/run.admin", "members": ["serviceAccount:ci@p"]},
+        ]
+    }
+    managed = {"serviceAccount:rt@p", "serviceAccount:ci@p"}
+    removals = unwanted_grants(policy, managed, [("roles/run.admin", "serviceAccount:ci@p")])
+    assert removals == [("roles/run.developer", "serviceAccount:rt@p")]
+    updated = add_bindings(policy, [], removals)
+    assert updated is not None
+    assert updated["bindings"] == [
+        {"role": "roles/run.developer", "members": ["user:a@x.com"]},
+        {"role": "roles/run.admin", "members": ["serviceAccount:ci@p"]},
+    ]
 
 
 # --- IAM policy read-modify-write -------------------------------------------------------------------------------------
