@@ -23,7 +23,7 @@ from deployer.gcp.bodies.artifactregistry import image_name, repository_body
 from deployer.gcp.bodies.build import BuildSpec, build_body, source_bucket_name
 from deployer.gcp.cloudbuild import BuildState
 from deployer.gcp.storage import StorageAdapter
-from deployer.plan import Action, Plan, Result, Step
+from deployer.plan import Action, Plan, Result, Step, attributes
 from deployer.reporter import Reporter
 from deployer.services.archive import ArchiveInfo, ArchiveStream, content_tag
 from deployer.services.bootstrap.accounts import bootstrap_accounts
@@ -102,17 +102,9 @@ class BuildResult:
         return f"{self.image}@{self.digest}" if self.digest else f"{self.image}:{self.tag}"
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "image": self.image,
-            "tag": self.tag,
-            "digest": self.digest,
-            "reference": self.reference,
-            "reused": self.reused,
-            "build_id": self.build_id,
-            "log_url": self.log_url,
-            "status_detail": self.status_detail,
-            "context": self.context,
-        }
+        return attributes(
+            self, "image", "tag", "digest", "reference", "reused", "build_id", "log_url", "status_detail", "context"
+        )
 
 
 @dataclass

@@ -40,7 +40,7 @@ from deployer.gcp.bodies.compute import (
 from deployer.gcp.bodies.labels import describes_managed
 from deployer.gcp.compute import Instance, ZoneCapacityError
 from deployer.gpu import GpuChoice, boot_disk_type
-from deployer.plan import Action, Result, Step
+from deployer.plan import Action, Result, Step, attributes
 from deployer.reporter import Reporter
 from deployer.services.build import (
     BuildInputs,
@@ -82,22 +82,13 @@ class VmDeployResult(Result):
     def fields(self) -> dict[str, Any]:
         return {
             "target": "vm",
-            "name": self.name,
-            "project": self.project,
-            "region": self.region,
-            "zone": self.zone,
-            "instance": self.instance,
-            "external_ip": self.external_ip,
-            "status": self.status,
-            "machine_type": self.machine_type,
+            **attributes(
+                self, "name", "project", "region", "zone", "instance", "external_ip", "status", "machine_type"
+            ),
             "gpu": {"type": self.gpu.type, "count": self.gpu.count} if self.gpu else None,
-            "spot": self.spot,
-            "max_run_seconds": self.max_run_seconds,
-            "service_account": self.service_account,
-            "image": self.image,
-            "digest": self.digest,
-            "firewall": self.firewall,
-            "zones_tried": self.zones_tried,
+            **attributes(
+                self, "spot", "max_run_seconds", "service_account", "image", "digest", "firewall", "zones_tried"
+            ),
             "build": self.build.to_json() if self.build else None,
         }
 
