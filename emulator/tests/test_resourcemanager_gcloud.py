@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +18,7 @@ import pytest
 from google.cloud import resourcemanager_v3, service_usage_v1
 from google.iam.v1 import policy_pb2
 
-from deployer_emulator.testing import EmulatorHandle, caller_credentials
+from deployer_emulator.testing import EmulatorHandle, caller_credentials, gcloud_env
 
 pytestmark = pytest.mark.gcloud
 
@@ -44,15 +43,8 @@ def gcloud(handle: EmulatorHandle, home: Path, member: str, *args: str) -> subpr
     home.mkdir(parents=True, exist_ok=True)
     token = home / "token"
     token.write_text(f"emulator:{member}")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDSDK_")}
-    env.update(
-        CLOUDSDK_CONFIG=str(home / "config"),
-        CLOUDSDK_CORE_PROJECT=PROJECT,
-        CLOUDSDK_AUTH_ACCESS_TOKEN_FILE=str(token),
-        CLOUDSDK_CORE_DISABLE_USAGE_REPORTING="true",
-        CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK="true",
-        CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER=f"{handle.url}/",
-        CLOUDSDK_API_ENDPOINT_OVERRIDES_SERVICEUSAGE=f"{handle.url}/",
+    env = gcloud_env(
+        handle.url, home / "config", ("cloudresourcemanager", "serviceusage"), project=PROJECT, token_file=token
     )
     return subprocess.run(["gcloud", *args], capture_output=True, text=True, env=env, timeout=180, check=False)
 

@@ -8,7 +8,6 @@ three problems of a broken project, with their fixes, and exits 1.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import uuid
@@ -22,7 +21,7 @@ from typer.testing import CliRunner
 
 from deployer.cli.app import app
 from deployer.services import roles
-from deployer_emulator.testing import EmulatorHandle, caller_credentials
+from deployer_emulator.testing import EmulatorHandle, caller_credentials, gcloud_env
 
 REGION = "europe-west4"
 OWNER = "user:owner@example.com"
@@ -245,13 +244,7 @@ def test_gcloud_sees_the_policy_and_the_apis_bootstrap_set(
     assert bootstrap(world, directory).exit_code == 0
     token = tmp_path / "token"
     token.write_text(f"emulator:{OWNER}")
-    env = {key: value for key, value in os.environ.items() if key != "CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE"} | {
-        "CLOUDSDK_CONFIG": str(tmp_path / "gcloud"),
-        "CLOUDSDK_AUTH_ACCESS_TOKEN_FILE": str(token),
-        "CLOUDSDK_CORE_DISABLE_PROMPTS": "1",
-        "CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER": f"{world.url}/",
-        "CLOUDSDK_API_ENDPOINT_OVERRIDES_SERVICEUSAGE": f"{world.url}/",
-    }
+    env = gcloud_env(world.url, tmp_path / "gcloud", ("cloudresourcemanager", "serviceusage"), token_file=token)
     gcloud = shutil.which("gcloud")
     assert gcloud is not None
 
