@@ -6,7 +6,6 @@ Assertions are on what the emulator recorded (requests, resulting state), and on
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -17,26 +16,12 @@ from typer.testing import CliRunner
 
 from deployer.cli.app import app
 from deployer_emulator.testing import EmulatorHandle
-
-REGION = "europe-west4"
+from tests.projects import REGION, invoke, write_project
 
 
 def make_project(directory: Path, *, project: str | None = None, extra: str = "", public: bool = True) -> str:
     """A small project: a Dockerfile, an app file and a deployer.toml for one service named api."""
-    project = project or f"proj-{uuid.uuid4().hex[:10]}"
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "Dockerfile").write_text('FROM python:3.12-slim\nCOPY app.py /app.py\nCMD ["python", "/app.py"]\n')
-    (directory / "app.py").write_text("print('hello')\n")
-    (directory / "deployer.toml").write_text(
-        f'project = "{project}"\nregion = "{REGION}"\n\n[services.api]\npublic = {str(public).lower()}\n{extra}'
-    )
-    return project
-
-
-def invoke(emulator: EmulatorHandle, *args: str) -> Any:
-    runner = CliRunner()
-    env = {"DEPLOYER_EMULATOR_URL": emulator.url, "NO_COLOR": "1", "CI": "1"}
-    return runner.invoke(app, list(args), env=env, catch_exceptions=False)
+    return write_project(directory, f"[services.api]\npublic = {str(public).lower()}\n{extra}", project=project)
 
 
 def deploy_json(emulator: EmulatorHandle, directory: Path, *extra: str) -> dict[str, Any]:

@@ -18,26 +18,9 @@ import requests
 import yaml
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import compute_v1
-from typer.testing import CliRunner
 
-from deployer.cli.app import app
 from deployer_emulator.testing import EmulatorHandle
-
-REGION = "europe-west4"
-
-ISSUE_VM = """
-[vms.trainer]
-dockerfile = "train/Dockerfile"
-machine_type = "g2-standard-8"
-gpu = { type = "nvidia-l4", count = 1 }
-{zone}
-spot = true
-max_run_duration = "8h"
-ports = [8080]
-args = ["--epochs", "10"]
-env = { WANDB_MODE = "offline" }
-disk_gb = 100
-"""
+from tests.projects import ISSUE_VM, REGION, invoke
 
 
 def make_project(directory: Path, *, zone: str | None = "europe-west4-a", vm: str | None = None) -> str:
@@ -51,11 +34,6 @@ def make_project(directory: Path, *, zone: str | None = "europe-west4-a", vm: st
     table = vm if vm is not None else ISSUE_VM.replace("{zone}", f'zone = "{zone}"' if zone else "")
     (directory / "deployer.toml").write_text(f'project = "{project}"\nregion = "{REGION}"\n{table}')
     return project
-
-
-def invoke(emulator: EmulatorHandle, *args: str) -> Any:
-    env = {"DEPLOYER_EMULATOR_URL": emulator.url, "NO_COLOR": "1", "CI": "1"}
-    return CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
 
 
 def run_json(emulator: EmulatorHandle, *args: str, exit_code: int = 0) -> dict[str, Any]:
