@@ -62,6 +62,14 @@ def invoke(emulator: EmulatorHandle, *args: str, caller: str = OWNER) -> Any:
     return CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
 
 
+def bootstrapped_app(emulator: EmulatorHandle, tmp_path: Path) -> tuple[str, Path]:
+    """A new project with an app in it, bootstrapped: its project id and the app's folder."""
+    project = new_project()
+    directory = make_app(tmp_path / "app", project)
+    assert bootstrap(emulator, directory).exit_code == 0
+    return project, directory
+
+
 def new_project() -> str:
     return f"cli-{uuid.uuid4().hex[:12]}"
 
@@ -120,9 +128,7 @@ def test_bootstrap_from_nothing_then_doctor_is_clean_and_a_second_run_sends_noth
 def test_deploy_succeeds_as_the_deploy_account_bootstrap_made(
     world: EmulatorHandle, isolated_env: Path, tmp_path: Path
 ) -> None:
-    project = new_project()
-    directory = make_app(tmp_path / "app", project)
-    assert bootstrap(world, directory).exit_code == 0
+    project, directory = bootstrapped_app(world, tmp_path)
     runtime = f"serviceAccount:deployer-runtime@{project}.iam.gserviceaccount.com"
     world.mark()
     deployed = invoke(world, "deploy", "-C", str(directory), "--json", caller=runtime)
@@ -136,9 +142,7 @@ def test_deploy_succeeds_as_the_deploy_account_bootstrap_made(
 def test_doctor_json_reports_exactly_billing_off_api_disabled_and_no_act_as(
     world: EmulatorHandle, isolated_env: Path, tmp_path: Path
 ) -> None:
-    project = new_project()
-    directory = make_app(tmp_path / "app", project)
-    assert bootstrap(world, directory).exit_code == 0
+    project, directory = bootstrapped_app(world, tmp_path)
     ci = "user:ci@example.com"
     options = {
         "credentials": caller_credentials(OWNER),
@@ -239,9 +243,7 @@ def test_doctor_without_a_project_is_bad_input(world: EmulatorHandle, isolated_e
 def test_gcloud_sees_the_policy_and_the_apis_bootstrap_set(
     world: EmulatorHandle, isolated_env: Path, tmp_path: Path
 ) -> None:
-    project = new_project()
-    directory = make_app(tmp_path / "app", project)
-    assert bootstrap(world, directory).exit_code == 0
+    project, _ = bootstrapped_app(world, tmp_path)
     token = tmp_path / "token"
     token.write_text(f"emulator:{OWNER}")
     env = gcloud_env(world.url, tmp_path / "gcloud", ("cloudresourcemanager", "serviceusage"), token_file=token)

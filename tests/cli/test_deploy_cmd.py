@@ -30,6 +30,15 @@ def deploy_json(emulator: EmulatorHandle, directory: Path, *extra: str) -> dict[
     return dict(json.loads(result.stdout))
 
 
+def deploy_then_set_an_env_value(emulator: EmulatorHandle, directory: Path) -> dict[str, Any]:
+    """Deploys, then adds an env value to deployer.toml and marks the emulator's log: the next deploy is an update."""
+    first = deploy_json(emulator, directory)
+    toml = directory / "deployer.toml"
+    toml.write_text(toml.read_text() + 'env = { MODE = "fast" }\n')
+    emulator.mark()
+    return first
+
+
 def posts(requests: list[dict[str, Any]]) -> list[str]:
     return [f"{r['method']} {r['path']}" for r in requests if r["mutating"]]
 
@@ -85,10 +94,7 @@ def test_second_identical_deploy_starts_no_build_and_mutates_nothing(emulator: E
 def test_config_change_updates_the_service_without_a_build(emulator: EmulatorHandle, tmp_path: Path) -> None:
     directory = tmp_path / "app"
     project = make_project(directory)
-    deploy_json(emulator, directory)
-    toml = directory / "deployer.toml"
-    toml.write_text(toml.read_text() + 'env = { MODE = "fast" }\n')
-    emulator.mark()
+    deploy_then_set_an_env_value(emulator, directory)
     doc = deploy_json(emulator, directory)
 
     assert posts(emulator.requests()) == [f"PATCH /v2/projects/{project}/locations/{REGION}/services/api"]
@@ -150,10 +156,7 @@ def run_client(emulator: EmulatorHandle) -> Any:
 def test_an_update_sends_an_update_mask_of_the_owned_fields_only(emulator: EmulatorHandle, tmp_path: Path) -> None:
     directory = tmp_path / "app"
     project = make_project(directory)
-    deploy_json(emulator, directory)
-    toml = directory / "deployer.toml"
-    toml.write_text(toml.read_text() + 'env = { MODE = "fast" }\n')
-    emulator.mark()
+    deploy_then_set_an_env_value(emulator, directory)
     deploy_json(emulator, directory)
     (patch,) = [r for r in emulator.mutating_requests() if r["method"] == "PATCH"]
     assert patch["path"] == f"/v2/projects/{project}/locations/{REGION}/services/api"
@@ -174,10 +177,7 @@ def test_a_dry_run_update_is_checked_by_the_server_and_changes_nothing(
 ) -> None:
     directory = tmp_path / "app"
     project = make_project(directory)
-    first = deploy_json(emulator, directory)
-    toml = directory / "deployer.toml"
-    toml.write_text(toml.read_text() + 'env = { MODE = "fast" }\n')
-    emulator.mark()
+    first = deploy_then_set_an_env_value(emulator, directory)
     dry = deploy_json(emulator, directory, "--dry-run")
     (patch,) = emulator.mutating_requests()
     assert (patch["method"], patch["query"]["validateOnly"]) == ("PATCH", "true")

@@ -22,6 +22,15 @@ def make_project(directory: Path) -> str:
     return write_project(directory, "[services.api]\npublic = true\n")
 
 
+def interrupt_at(monkeypatch: pytest.MonkeyPatch, method: str) -> None:
+    """Ctrl-C lands when deployer calls the Cloud Run adapter's ``method``, before that call goes out."""
+
+    def interrupt(self: CloudRunAdapter, *args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(CloudRunAdapter, method, interrupt)
+
+
 def test_ctrl_c_while_the_service_deploys_names_that_step_and_a_rerun_finishes(
     emulator: EmulatorHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -63,11 +72,7 @@ def test_ctrl_c_under_json_lists_the_running_done_and_left_steps(
 ) -> None:
     directory = tmp_path / "app"
     make_project(directory)
-
-    def interrupt(self: CloudRunAdapter, *args: Any, **kwargs: Any) -> Any:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(CloudRunAdapter, "create_service", interrupt)
+    interrupt_at(monkeypatch, "create_service")
     result = invoke(emulator, "deploy", "-C", str(directory), "--json")
     assert result.exit_code == 130
     error = json.loads(result.stdout)["error"]
@@ -83,11 +88,7 @@ def test_ctrl_c_while_planning_says_nothing_was_changed(
 ) -> None:
     directory = tmp_path / "app"
     make_project(directory)
-
-    def interrupt(self: CloudRunAdapter, *args: Any, **kwargs: Any) -> Any:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(CloudRunAdapter, "get_service", interrupt)
+    interrupt_at(monkeypatch, "get_service")
     emulator.mark()
     result = invoke(emulator, "deploy", "-C", str(directory), "--json")
     assert result.exit_code == 130
