@@ -15,7 +15,7 @@ The order matters, and each step reads before anything changes:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -244,7 +244,9 @@ class VmDeployer:
                         "url": f"/compute/v1/{result.instance}",
                         "body": desired,
                     },
-                    apply=lambda: self._recreate(result, config, preflight, image, candidates),
+                    apply=lambda: self._recreate(
+                        result, lambda: self._create(result, config, preflight, image, candidates)
+                    ),
                     confirm=f"Recreate VM {result.name}, deleting its boot disk and everything on it?",
                 )
             )
@@ -316,18 +318,11 @@ class VmDeployer:
                 self._reporter.info(f"VM {result.name} landed in {zone}")
             return
 
-    def _recreate(
-        self,
-        result: VmDeployResult,
-        config: VmConfig,
-        preflight: Preflight,
-        image: str | None,
-        candidates: list[str],
-    ) -> None:
-        compute = self._cloud.compute
+    def _recreate(self, result: VmDeployResult, create: Callable[[], None]) -> None:
+        """Delete the VM, then ``create`` it again."""
         with self._reporter.activity(f"Deleting VM {result.name} in {result.zone} to recreate it"):
-            compute.delete_instance(result.project, result.zone, result.name)
-        self._create(result, config, preflight, image, candidates)
+            self._cloud.compute.delete_instance(result.project, result.zone, result.name)
+        create()
 
     def _update(self, result: VmDeployResult, config: VmConfig, image: str | None) -> None:
         """Replace the user-data (with the fingerprint of a fresh read), then reset (or start) the VM."""
