@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from deployer.gcp.clients import Clients
+from deployer.gcp.clients import Adapter
 from deployer.gcp.errors import google_call
 
 
@@ -18,10 +18,7 @@ class Repository:
     registry_uri: str
 
 
-class ArtifactRegistryAdapter:
-    def __init__(self, clients: Clients) -> None:
-        self._clients = clients
-
+class ArtifactRegistryAdapter(Adapter):
     def _find_repository(self, project: str, location: str, repository: str) -> Any | None:
         """The repository message, or None when it does not exist."""
         from google.api_core import exceptions as gexc

@@ -165,3 +165,19 @@ class Clients:
             client_options=options,
             client_info=ClientInfo(user_agent=f"deployer/{__version__}"),  # type: ignore[no-untyped-call]
         )
+
+
+class Adapter:
+    """The base of each API's adapter: it reaches Google through the shared Clients."""
+
+    def __init__(self, clients: Clients) -> None:
+        self._clients = clients
+
+
+def polling(timeout_s: float, *, initial_s: float) -> Any:
+    """How to wait on a long-running operation: first after ``initial_s``, then backing off to every 5 s."""
+    from google.api_core.future import polling as api_polling
+
+    return api_polling.DEFAULT_POLLING.with_delay(initial=initial_s, maximum=5.0, multiplier=1.5).with_timeout(
+        timeout_s
+    )

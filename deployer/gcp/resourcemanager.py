@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from deployer.errors import DeployerError
-from deployer.gcp.clients import Clients
+from deployer.gcp.clients import Adapter, polling
 from deployer.gcp.errors import google_call, policy_conflicts
 
 POLICY_VERSION = 3  # conditional bindings are only returned (and kept) at version 3
@@ -43,17 +43,7 @@ def _project(message: Any) -> Project:
     )
 
 
-def _polling(timeout_s: float) -> Any:
-    from google.api_core.future import polling
-
-    # Project creation takes seconds at Google; poll soon, then back off.
-    return polling.DEFAULT_POLLING.with_delay(initial=0.2, maximum=5.0, multiplier=1.5).with_timeout(timeout_s)
-
-
-class ResourceManagerAdapter:
-    def __init__(self, clients: Clients) -> None:
-        self._clients = clients
-
+class ResourceManagerAdapter(Adapter):
     def get_project(self, project: str) -> Project | None:
         """The project, or None when it does not exist or the caller may not see it.
 
@@ -85,7 +75,8 @@ class ResourceManagerAdapter:
                     "id for 30 days",
                     "choose another --project id, or drop --create if the project is yours (you may need access)",
                 ) from exc
-            created = operation.result(timeout=timeout_s, polling=_polling(timeout_s))
+            # Project creation takes seconds at Google; poll soon, then back off.
+            created = operation.result(timeout=timeout_s, polling=polling(timeout_s, initial_s=0.2))
         return _project(created)
 
     def get_iam_policy(self, project: str) -> dict[str, Any]:
