@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +31,6 @@ SCENARIO: dict[str, Any] = {
     "billing_accounts": [{"id": ACCOUNT, "iam": {"roles/billing.admin": [ALICE]}}],
     "projects": [{"id": PROJECT, "billing_account": ACCOUNT, "iam": {"roles/owner": [ALICE]}}],
 }
-
-
-@pytest.fixture(scope="module")
-def world(strict_emulator: Callable[[dict[str, Any]], EmulatorHandle]) -> EmulatorHandle:
-    return strict_emulator(SCENARIO)
 
 
 def gcloud(handle: EmulatorHandle, home: Path, member: str, *args: str) -> subprocess.CompletedProcess[str]:

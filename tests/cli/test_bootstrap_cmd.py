@@ -11,7 +11,6 @@ import json
 import shutil
 import subprocess
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +32,6 @@ SCENARIO: dict[str, Any] = {
     "organizations": [{"id": ORG_ID, "iam": {"roles/resourcemanager.projectCreator": [OWNER]}}],
     "billing_accounts": [{"id": ACCOUNT, "parent": ORG, "iam": {"roles/billing.admin": [OWNER]}}],
 }
-
-
-@pytest.fixture(scope="module")
-def world(strict_emulator: Callable[[dict[str, Any]], EmulatorHandle]) -> EmulatorHandle:
-    return strict_emulator(SCENARIO)
 
 
 def make_app(directory: Path, project: str, *, public: bool = False) -> Path:
