@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from deployer.config import ResolvedConfig, ServiceConfig
+from deployer.config.vm import VmConfig
 from deployer.errors import BadInput, DeployerError
 from deployer.gcp import GoogleCloud
 from deployer.gcp.bodies.artifactregistry import image_name, repository_body
@@ -54,12 +55,15 @@ class BuildInputs:
 def inputs_from_config(
     config: ResolvedConfig,
     name: str,
-    service: ServiceConfig,
+    service: ServiceConfig | VmConfig,
     max_context_mb: int | None = None,
     allow_large_context: bool = False,
     allowed_credential_files: tuple[str, ...] = (),
 ) -> BuildInputs:
-    """Build inputs from the resolved config, with the command's overrides."""
+    """Build inputs from the resolved config, with the command's overrides.
+
+    A VM's image is built as a service's is: only the Dockerfile and the context come from its table.
+    """
     if max_context_mb is not None and max_context_mb < 1:
         raise BadInput(
             f"--max-context-mb {max_context_mb}: the limit is a whole number of MB, at least 1",

@@ -20,7 +20,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from deployer.config import ResolvedConfig, ServiceConfig
 from deployer.config.vm import VmConfig
 from deployer.errors import BadInput, DeployerError
 from deployer.gcp import GoogleCloud
@@ -47,7 +46,6 @@ from deployer.services.build import (
     BuildResult,
     PreparedSource,
     digest_of,
-    inputs_from_config,
     planned_image,
 )
 from deployer.services.vm_preflight import (
@@ -91,19 +89,6 @@ class VmDeployResult(Result):
             ),
             "build": self.build.to_json() if self.build else None,
         }
-
-
-def vm_build_inputs(
-    config: ResolvedConfig,
-    name: str,
-    vm: VmConfig,
-    max_context_mb: int | None = None,
-    allow_large_context: bool = False,
-    allowed_credential_files: tuple[str, ...] = (),
-) -> BuildInputs:
-    """The build of a VM's image is the same as a service's: only the Dockerfile and context come from [vms]."""
-    as_service = ServiceConfig(dockerfile=vm.dockerfile, context=vm.context)
-    return inputs_from_config(config, name, as_service, max_context_mb, allow_large_context, allowed_credential_files)
 
 
 def container_spec(name: str, config: VmConfig, image: str) -> ContainerSpec:
@@ -453,5 +438,4 @@ __all__ = [
     "container_spec",
     "duration_text",
     "shape_text",
-    "vm_build_inputs",
 ]

@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from deployer.errors import DeployerError
 from deployer.plan import Result
+from deployer.services.build import inputs_from_config
 from deployer.services.predeploy import ReadyToDeploy, check_readiness, ready_to_deploy, repository_exists_of
 
 if TYPE_CHECKING:
-    from deployer.config import ResolvedConfig
+    from deployer.config import ResolvedConfig, ServiceConfig
+    from deployer.config.vm import VmConfig
     from deployer.gcp import GoogleCloud
     from deployer.reporter import Reporter
     from deployer.services.build import BuildInputs
@@ -35,6 +37,12 @@ class DeployRequest:
     allow_credential_files: tuple[str, ...] = ()
     preview: str | None = None  # a traffic tag: a revision that receives no traffic (Cloud Run services only)
     check: bool = False  # run the readiness checks even when the plan changes nothing
+
+    def build_inputs(self, config: ResolvedConfig, name: str, table: ServiceConfig | VmConfig) -> BuildInputs:
+        """What to build for the target ``name`` (its [services] or [vms] table), with these flags' limits."""
+        return inputs_from_config(
+            config, name, table, self.max_context_mb, self.allow_large_context, self.allow_credential_files
+        )
 
 
 class Target(Protocol[R]):
