@@ -37,6 +37,7 @@ sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "emulator")]
 os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "emulator")])
 
 from bench.startup import median_wall_time  # noqa: E402
+from deployer_emulator import testing  # noqa: E402
 from deployer_emulator.testing import EmulatorHandle, EmulatorProcess  # noqa: E402
 
 MB = 1000 * 1000
@@ -134,19 +135,7 @@ def deployer_argv(*args: str) -> list[str]:
 
 
 def gcloud_env(emulator: EmulatorHandle, home: Path, project: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDSDK_")}
-    env.update(
-        CLOUDSDK_CONFIG=str(home),
-        CLOUDSDK_CORE_PROJECT=project,
-        CLOUDSDK_AUTH_DISABLE_CREDENTIALS="true",
-        CLOUDSDK_CORE_DISABLE_USAGE_REPORTING="true",
-        CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK="true",
-        CLOUDSDK_CORE_DISABLE_PROMPTS="1",
-        CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDBUILD=f"{emulator.url}/",
-        CLOUDSDK_API_ENDPOINT_OVERRIDES_ARTIFACTREGISTRY=f"{emulator.url}/",
-        CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE=f"{emulator.url}/storage/v1/",
-    )
-    return env
+    return testing.gcloud_env(emulator.url, home, ("cloudbuild", "artifactregistry", "storage"), project=project)
 
 
 def object_sizes(emulator: EmulatorHandle, bucket: str) -> dict[str, int]:

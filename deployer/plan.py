@@ -116,6 +116,11 @@ class Interrupted(KeyboardInterrupt):
         return "interrupted " + "; ".join(parts), facts
 
 
+def attributes(value: object, *names: str) -> dict[str, Any]:
+    """``{name: value.name}`` for each name, in that order: a JSON document's plain fields, spelled once."""
+    return {name: getattr(value, name) for name in names}
+
+
 @dataclass
 class Result:
     """What a mutating command did or would do: its kind's own fields (``fields``) and the plan behind them.

@@ -7,19 +7,15 @@ A value is secret when its key looks like one (KEY, TOKEN, SECRET, PASSWORD, any
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
-from typing import Any
 
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import compute_v1, run_v2
-from typer.testing import CliRunner
 
-from deployer.cli.app import app
 from deployer.masking import MASK, mask
 from deployer_emulator.testing import EmulatorHandle
+from tests.projects import REGION, invoke, write_project
 
-REGION = "europe-west4"
 API_KEY = "sk-live-canary-4f1d2e"
 DB_PASSWORD = "hunter2-canary-pw"
 MARKED = "marked-canary-value-77"
@@ -27,12 +23,7 @@ SHORT = "x1"  # shorter than masking's minimum: masked by name only
 
 
 def make_project(directory: Path, table: str) -> str:
-    project = f"proj-{uuid.uuid4().hex[:10]}"
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "Dockerfile").write_text('FROM python:3.12-slim\nCOPY app.py /app.py\nCMD ["python", "/app.py"]\n')
-    (directory / "app.py").write_text("print('hello')\n")
-    (directory / "deployer.toml").write_text(f'project = "{project}"\nregion = "{REGION}"\n\n{table}')
-    return project
+    return write_project(directory, table)
 
 
 SERVICE = f"""[services.api]
@@ -54,11 +45,6 @@ secret_env = ["MY_VAR"]
 """
 
 SECRETS = (API_KEY, DB_PASSWORD, MARKED)
-
-
-def invoke(emulator: EmulatorHandle, *args: str) -> Any:
-    env = {"DEPLOYER_EMULATOR_URL": emulator.url, "NO_COLOR": "1", "CI": "1"}
-    return CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
 
 
 def assert_masked(text: str) -> None:

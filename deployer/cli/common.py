@@ -84,6 +84,17 @@ DiffOption = typer.Option(
 )
 YesOption = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
 VerboseOption = typer.Option(False, "--verbose", "-v", help="Show tracebacks of unexpected errors.", callback=_remember)
+# The build context's limits, for every command that uploads one (build, deploy).
+MaxContextOption = typer.Option(
+    None,
+    "--max-context-mb",
+    callback=at_least(1, "MB"),
+    help="Refuse contexts larger than this many MB (at least 1; default 500).",
+)
+AllowLargeContextOption = typer.Option(False, "--allow-large-context", help="Upload even above the limit.")
+AllowCredentialFileOption = typer.Option(
+    [], "--allow-credential-file", help="Upload this file although it looks like a credential (repeatable)."
+)
 
 
 def load(

@@ -27,16 +27,9 @@ def deploy(
     image: str = typer.Option(
         None, "--image", help="Deploy this image (IMAGE@sha256:… or IMAGE:TAG) instead of building."
     ),
-    max_context_mb: int = typer.Option(
-        None,
-        "--max-context-mb",
-        callback=common.at_least(1, "MB"),
-        help="Refuse contexts larger than this many MB (at least 1; default 500).",
-    ),
-    allow_large_context: bool = typer.Option(False, "--allow-large-context", help="Upload even above the limit."),
-    allow_credential_file: list[str] = typer.Option(
-        [], "--allow-credential-file", help="Upload this file although it looks like a credential (repeatable)."
-    ),
+    max_context_mb: int = common.MaxContextOption,
+    allow_large_context: bool = common.AllowLargeContextOption,
+    allow_credential_file: list[str] = common.AllowCredentialFileOption,
     preview: str = typer.Option(
         None,
         "--preview",

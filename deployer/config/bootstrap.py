@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Field, StrictInt, WithJsonSchema
 
 from deployer.config.checks import matching, strings_only, to_seconds
+from deployer.config.table import Table
 
 # Shown as three groups of six uppercase letters or digits (https://cloud.google.com/billing/docs/how-to/
 # find-billing-account-id), e.g. 012345-6789AB-CDEF01.
@@ -131,10 +132,8 @@ Age = Annotated[
 ]
 
 
-class BootstrapConfig(BaseModel):
+class BootstrapConfig(Table):
     """``[bootstrap]``: the project setup `deployer bootstrap` performs."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     billing_account: BillingAccount | None = Field(
         default=None, description="Billing account to link, e.g. 012345-6789AB-CDEF01."

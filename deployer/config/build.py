@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, WithJsonSchema
+from pydantic import BeforeValidator, Field, StrictInt, WithJsonSchema
 
 from deployer.config.checks import DURATION_SCHEMA, parse_duration
+from deployer.config.table import Table
 
 MachineType = Literal[
     "", "E2_HIGHCPU_8", "E2_HIGHCPU_32", "N1_HIGHCPU_8", "N1_HIGHCPU_32", "E2_MEDIUM", "E2_STANDARD_2"
@@ -21,10 +22,8 @@ def _build_timeout(value: object) -> int:
 BuildTimeout = Annotated[int, BeforeValidator(_build_timeout), WithJsonSchema(DURATION_SCHEMA)]
 
 
-class BuildConfig(BaseModel):
+class BuildConfig(Table):
     """``[build]``: how Cloud Build builds the image."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_context_mb: StrictInt = Field(default=500, ge=1, description="Refuse bigger uploads unless overridden.")
     timeout: BuildTimeout = Field(default=1200, description="Cloud Build timeout, in seconds once loaded.")

@@ -8,23 +8,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from deployer.config.bootstrap import BootstrapConfig
 from deployer.config.build import BuildConfig
 from deployer.config.checks import check_project, check_region, check_repository
 from deployer.config.job import JobConfig, JobName
 from deployer.config.service import ServiceConfig, ServiceName
+from deployer.config.table import Table
 from deployer.config.vm import VmConfig, VmName
 
 CONFIG_FILE_NAME = "deployer.toml"
 DEFAULT_REPOSITORY = "deployer"
 
 
-class FileConfig(BaseModel):
+class FileConfig(Table):
     """The whole configuration file. ``None`` means "not set here", so a lower-precedence source may fill it in."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     project: Annotated[str, AfterValidator(check_project)] | None = None
     region: Annotated[str, AfterValidator(check_region)] | None = None

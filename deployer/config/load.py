@@ -120,28 +120,17 @@ class ResolvedConfig:
             raise BadInput("no region set", _SETTINGS_BY_KEY["region"].hint)
         return self.region.value
 
+    def _where(self) -> str:
+        return _display_path(self.config_file) if self.config_file else CONFIG_FILE_NAME
+
     def service(self, name: str | None) -> tuple[str, ServiceConfig]:
         """The named service, or the only one when ``name`` is None."""
-        where = _display_path(self.config_file) if self.config_file else CONFIG_FILE_NAME
-        names = sorted(self.services)
-        if not names:
-            raise BadInput(
-                f"no services configured in {where}",
-                f'add a [services.NAME] table to {where}, e.g. [services.api] with dockerfile = "Dockerfile"',
-            )
-        if name is None:
-            if len(names) == 1:
-                return names[0], self.services[names[0]]
-            raise BadInput(
-                f"{where} configures {len(names)} services ({', '.join(names)}); which one?",
-                f"name the service: one of {', '.join(names)}",
-            )
-        if name not in self.services:
-            guess = did_you_mean(name, names)
-            raise BadInput(
-                f'no service named "{name}" in {where}{guess}; configured: {", ".join(names)}',
-                f"use one of {', '.join(names)}, or add a [services.{name}] table",
-            )
+        where = self._where()
+        none = BadInput(
+            f"no services configured in {where}",
+            f'add a [services.NAME] table to {where}, e.g. [services.api] with dockerfile = "Dockerfile"',
+        )
+        name = _choose(name, sorted(self.services), where, "service", ("services",), none)
         return name, self.services[name]
 
     def target(
@@ -149,32 +138,17 @@ class ResolvedConfig:
     ) -> tuple[str, Literal["service", "vm", "job"], ServiceConfig | VmConfig | JobConfig]:
         """The named target, a [services.NAME], [vms.NAME] or [jobs.NAME] (names are unique across them); the only
         one if None."""
-        where = _display_path(self.config_file) if self.config_file else CONFIG_FILE_NAME
+        where = self._where()
         kinds: dict[str, Literal["service", "vm", "job"]] = {
             **dict.fromkeys(self.services, "service"),
             **dict.fromkeys(self.vms, "vm"),
             **dict.fromkeys(self.jobs, "job"),
         }
-        names = sorted(kinds)
-        if not names:
-            raise BadInput(
-                f"nothing to deploy: no services, vms or jobs configured in {where}",
-                f"add a [services.NAME] (Cloud Run) or [vms.NAME] (a VM) table to {where}, e.g. [services.api]",
-            )
-        if name is None:
-            if len(names) == 1:
-                name = names[0]
-            else:
-                raise BadInput(
-                    f"{where} configures {len(names)} targets ({', '.join(names)}); which one?",
-                    f"name the target: one of {', '.join(names)}",
-                )
-        if name not in kinds:
-            guess = did_you_mean(name, names)
-            raise BadInput(
-                f'no service, vm or job named "{name}" in {where}{guess}; configured: {", ".join(names)}',
-                f"use one of {', '.join(names)}, or add a [services.{name}], [vms.{name}] or [jobs.{name}] table",
-            )
+        none = BadInput(
+            f"nothing to deploy: no services, vms or jobs configured in {where}",
+            f"add a [services.NAME] (Cloud Run) or [vms.NAME] (a VM) table to {where}, e.g. [services.api]",
+        )
+        name = _choose(name, sorted(kinds), where, "target", ("services", "vms", "jobs"), none)
         kind = kinds[name]
         tables: dict[str, dict[str, ServiceConfig] | dict[str, VmConfig] | dict[str, JobConfig]] = {
             "service": self.services,
@@ -560,3 +534,27 @@ def _read_ini(path: Path) -> dict[tuple[str, str], str]:
         for section in parser.sections()
         for option in parser.options(section)
     }
+
+
+def _choose(name: str | None, names: list[str], where: str, what: str, tables: tuple[str, ...], none: BadInput) -> str:
+    """``name`` when it is one of ``names`` (found in ``tables`` of ``where``), or the only name when it is None.
+
+    Raises ``none`` when there are no names, and bad input listing them when the choice is missing or unknown.
+    """
+    if not names:
+        raise none
+    listed = ", ".join(names)
+    if name is None:
+        if len(names) == 1:
+            return names[0]
+        raise BadInput(
+            f"{where} configures {len(names)} {what}s ({listed}); which one?", f"name the {what}: one of {listed}"
+        )
+    if name not in names:
+        kinds = " or ".join(table.removesuffix("s") for table in tables)
+        add = " or ".join(f"[{table}.{name}]" for table in tables)
+        raise BadInput(
+            f'no {kinds} named "{name}" in {where}{did_you_mean(name, names)}; configured: {listed}',
+            f"use one of {listed}, or add a {add} table",
+        )
+    return name

@@ -11,9 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     StrictBool,
     StrictInt,
@@ -31,6 +29,7 @@ from deployer.config.checks import (
     parse_duration,
     secret_env_problems,
 )
+from deployer.config.table import Table
 
 _VM_NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 _ZONE_RE = re.compile(r"^[a-z]+-[a-z]+[0-9]+-[a-z]$")
@@ -109,10 +108,8 @@ RunDuration = Annotated[
 ]
 
 
-class GpuConfig(BaseModel):
+class GpuConfig(Table):
     """``gpu = { type, count }``: the accelerator and how many (N1), or a check on what the machine type carries."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: str = Field(description="Accelerator type, e.g. nvidia-l4 or nvidia-tesla-t4.")
     count: StrictInt | None = Field(
@@ -120,10 +117,8 @@ class GpuConfig(BaseModel):
     )
 
 
-class VmConfig(BaseModel):
+class VmConfig(Table):
     """One VM running one container on Container-Optimized OS, optionally with GPUs."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     dockerfile: RelativePath = "Dockerfile"
     context: RelativePath = "."

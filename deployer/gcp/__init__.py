@@ -5,8 +5,7 @@ Each adapter returns deployer's own small dataclasses and raises DeployerError w
 
 from __future__ import annotations
 
-from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from deployer.gcp.artifactregistry import ArtifactRegistryAdapter
 from deployer.gcp.billing import BillingAdapter
@@ -25,6 +24,29 @@ from deployer.gcp.storage import StorageAdapter
 if TYPE_CHECKING:
     from deployer.gcp.logging import LoggingAdapter
 
+AdapterT = TypeVar("AdapterT")
+
+
+class _Adapter(Generic[AdapterT]):
+    """An adapter of a GoogleCloud, built from its clients on first use and kept (like cached_property)."""
+
+    def __init__(self, build: Any) -> None:
+        self.build = build
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, cloud: None, owner: type) -> _Adapter[AdapterT]: ...
+    @overload
+    def __get__(self, cloud: GoogleCloud, owner: type) -> AdapterT: ...
+    def __get__(self, cloud: GoogleCloud | None, owner: type) -> _Adapter[AdapterT] | AdapterT:
+        if cloud is None:
+            return self
+        adapter: AdapterT = self.build(cloud.clients)
+        cloud.__dict__[self.name] = adapter  # later reads find it on the instance, not here
+        return adapter
+
 
 class GoogleCloud:
     """Every adapter a service may need, sharing one set of credentials and endpoint options."""
@@ -39,54 +61,23 @@ class GoogleCloud:
             self._storage[project] = StorageAdapter(self.clients, project)
         return self._storage[project]
 
-    @cached_property
-    def cloud_build(self) -> CloudBuildAdapter:
-        return CloudBuildAdapter(self.clients)
-
-    @cached_property
-    def artifact_registry(self) -> ArtifactRegistryAdapter:
-        return ArtifactRegistryAdapter(self.clients)
-
-    @cached_property
-    def run(self) -> CloudRunAdapter:
-        return CloudRunAdapter(self.clients)
-
-    @cached_property
-    def run_jobs(self) -> CloudRunJobsAdapter:
-        return CloudRunJobsAdapter(self.clients)
+    cloud_build = _Adapter[CloudBuildAdapter](CloudBuildAdapter)
+    artifact_registry = _Adapter[ArtifactRegistryAdapter](ArtifactRegistryAdapter)
+    run = _Adapter[CloudRunAdapter](CloudRunAdapter)
+    run_jobs = _Adapter[CloudRunJobsAdapter](CloudRunJobsAdapter)
+    compute = _Adapter[ComputeAdapter](ComputeAdapter)
+    resource_manager = _Adapter[ResourceManagerAdapter](ResourceManagerAdapter)
+    billing = _Adapter[BillingAdapter](BillingAdapter)
+    service_usage = _Adapter[ServiceUsageAdapter](ServiceUsageAdapter)
+    iam = _Adapter[IamAdapter](IamAdapter)
+    budgets = _Adapter[BudgetsAdapter](BudgetsAdapter)
 
     def logging(self, project: str) -> LoggingAdapter:
         from deployer.gcp.logging import LoggingAdapter
 
         return LoggingAdapter(self.clients, project)
 
-    @cached_property
-    def compute(self) -> ComputeAdapter:
-        return ComputeAdapter(self.clients)
-
-    @cached_property
-    def resource_manager(self) -> ResourceManagerAdapter:
-        return ResourceManagerAdapter(self.clients)
-
-    @cached_property
-    def billing(self) -> BillingAdapter:
-        return BillingAdapter(self.clients)
-
-    @cached_property
-    def service_usage(self) -> ServiceUsageAdapter:
-        return ServiceUsageAdapter(self.clients)
-
-    @cached_property
-    def iam(self) -> IamAdapter:
-        return IamAdapter(self.clients)
-
-    @cached_property
-    def budgets(self) -> BudgetsAdapter:
-        return BudgetsAdapter(self.clients)
-
-    @cached_property
-    def cloud_quotas(self) -> CloudQuotasAdapter:
-        return CloudQuotasAdapter(self.clients)
+    cloud_quotas = _Adapter[CloudQuotasAdapter](CloudQuotasAdapter)
 
 
 __all__ = ["GoogleCloud", "Target"]

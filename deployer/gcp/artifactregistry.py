@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from deployer.gcp.clients import Clients
+from deployer.gcp.clients import Adapter
 from deployer.gcp.errors import google_call
 
 
@@ -25,10 +25,7 @@ LOOKUP_PERMISSIONS = ("artifactregistry.repositories.get", "artifactregistry.tag
 CREATE_PERMISSIONS = ("artifactregistry.repositories.create",)
 
 
-class ArtifactRegistryAdapter:
-    def __init__(self, clients: Clients) -> None:
-        self._clients = clients
-
+class ArtifactRegistryAdapter(Adapter):
     def _find_repository(self, project: str, location: str, repository: str) -> Any | None:
         """The repository message, or None when it does not exist."""
         from google.api_core import exceptions as gexc

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from deployer.errors import DeployerError
 from deployer.gcp.bodies.billing import account_name, billing_info_body
-from deployer.gcp.clients import Clients
+from deployer.gcp.clients import Adapter
 from deployer.gcp.errors import ROLE_FOR_PERMISSION, billing_limit_error, google_call
 
 LINK_PERMISSION = "billing.resourceAssociations.create"
@@ -33,10 +33,7 @@ class BillingAccount:
     currency: str
 
 
-class BillingAdapter:
-    def __init__(self, clients: Clients) -> None:
-        self._clients = clients
-
+class BillingAdapter(Adapter):
     def get_info(self, project: str) -> BillingInfo:
         with google_call(f"reading the billing of project {project}", project=project):
             info = self._clients.billing.get_project_billing_info(name=f"projects/{project}")

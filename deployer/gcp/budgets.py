@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from deployer.gcp.bodies.billing import account_name
-from deployer.gcp.clients import Clients
+from deployer.gcp.clients import Adapter
 from deployer.gcp.errors import google_call
 
 
@@ -21,10 +21,7 @@ def _to_doc(message: Any) -> dict[str, Any]:
     return dict(json_format.MessageToDict(type(message).pb(message)))
 
 
-class BudgetsAdapter:
-    def __init__(self, clients: Clients) -> None:
-        self._clients = clients
-
+class BudgetsAdapter(Adapter):
     def list_budgets(self, account: str, *, project_number: str | None = None) -> list[dict[str, Any]]:
         """The account's budgets; with ``project_number``, only those that cover that project alone."""
         with google_call(f"listing the budgets of billing account {account}"):

@@ -7,6 +7,7 @@ Google, Application Default Credentials (in GitHub Actions: Workload Identity Fe
 
 from __future__ import annotations
 
+import importlib
 import os
 from dataclasses import dataclass
 from functools import cached_property
@@ -41,6 +42,26 @@ class Target:
         if self.emulator_url:
             return f"{self.emulator_url}/_emulator/state"
         return f"https://console.cloud.google.com/{path}?project={project}"
+
+
+class _GoogleClient:
+    """One google-cloud client class, imported and built on first use with the shared options, then kept.
+
+    The import is lazy because the client libraries are slow to import and only some commands need each one.
+    """
+
+    def __init__(self, module: str, class_name: str) -> None:
+        self.module = module
+        self.class_name = class_name
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, clients: Clients, owner: type) -> Any:
+        client_class = getattr(importlib.import_module(self.module), self.class_name)
+        client = client_class(**clients._options())
+        clients.__dict__[self.name] = client  # later reads find it on the instance, not here
+        return client
 
 
 class Clients:
@@ -100,46 +121,18 @@ class Clients:
             kwargs["client_options"] = {"api_endpoint": self.target.emulator_url}
         return kwargs
 
-    @cached_property
-    def cloud_build(self) -> Any:
-        from google.cloud.devtools import cloudbuild_v1
-
-        return cloudbuild_v1.CloudBuildClient(**self._options())
-
-    @cached_property
-    def artifact_registry(self) -> Any:
-        from google.cloud import artifactregistry_v1
-
-        return artifactregistry_v1.ArtifactRegistryClient(**self._options())
-
-    @cached_property
-    def run_services(self) -> Any:
-        from google.cloud import run_v2
-
-        return run_v2.ServicesClient(**self._options())
-
-    @cached_property
-    def run_revisions(self) -> Any:
-        from google.cloud import run_v2
-
-        return run_v2.RevisionsClient(**self._options())
-
-    def _run_v2(self, client: str) -> Any:
-        from google.cloud import run_v2
-
-        return getattr(run_v2, client)(**self._options())
-
-    @cached_property
-    def run_jobs(self) -> Any:
-        return self._run_v2("JobsClient")
-
-    @cached_property
-    def run_executions(self) -> Any:
-        return self._run_v2("ExecutionsClient")
-
-    @cached_property
-    def run_tasks(self) -> Any:
-        return self._run_v2("TasksClient")
+    cloud_build = _GoogleClient("google.cloud.devtools.cloudbuild_v1", "CloudBuildClient")
+    artifact_registry = _GoogleClient("google.cloud.artifactregistry_v1", "ArtifactRegistryClient")
+    run_services = _GoogleClient("google.cloud.run_v2", "ServicesClient")
+    run_revisions = _GoogleClient("google.cloud.run_v2", "RevisionsClient")
+    run_jobs = _GoogleClient("google.cloud.run_v2", "JobsClient")
+    run_executions = _GoogleClient("google.cloud.run_v2", "ExecutionsClient")
+    run_tasks = _GoogleClient("google.cloud.run_v2", "TasksClient")
+    resource_manager = _GoogleClient("google.cloud.resourcemanager_v3", "ProjectsClient")
+    billing = _GoogleClient("google.cloud.billing_v1", "CloudBillingClient")
+    service_usage = _GoogleClient("google.cloud.service_usage_v1", "ServiceUsageClient")
+    cloud_quotas = _GoogleClient("google.cloud.cloudquotas_v1", "CloudQuotasClient")
+    budgets = _GoogleClient("google.cloud.billing.budgets_v1", "BudgetServiceClient")
 
     def logging(self, project: str) -> Any:
         """Cloud Logging's client over HTTP/JSON (its generated client has no REST transport)."""
@@ -157,36 +150,6 @@ class Clients:
             "client_options": {"api_endpoint": self.target.emulator_url} if self.target.emulator_url else None,
             "client_info": ClientInfo(user_agent=f"deployer/{__version__}"),  # type: ignore[no-untyped-call]
         }
-
-    @cached_property
-    def resource_manager(self) -> Any:
-        from google.cloud import resourcemanager_v3
-
-        return resourcemanager_v3.ProjectsClient(**self._options())
-
-    @cached_property
-    def billing(self) -> Any:
-        from google.cloud import billing_v1
-
-        return billing_v1.CloudBillingClient(**self._options())
-
-    @cached_property
-    def service_usage(self) -> Any:
-        from google.cloud import service_usage_v1
-
-        return service_usage_v1.ServiceUsageClient(**self._options())
-
-    @cached_property
-    def cloud_quotas(self) -> Any:
-        from google.cloud import cloudquotas_v1
-
-        return cloudquotas_v1.CloudQuotasClient(**self._options())
-
-    @cached_property
-    def budgets(self) -> Any:
-        from google.cloud.billing import budgets_v1
-
-        return budgets_v1.BudgetServiceClient(**self._options())
 
     def api_root(self, host: str) -> str:
         """Where plain REST calls to ``host`` (e.g. ``iam.googleapis.com``) go: Google, or the emulator."""
@@ -216,3 +179,19 @@ class Clients:
         from google.cloud import storage  # type: ignore[attr-defined]
 
         return storage.Client(**self._handwritten_options(project))
+
+
+class Adapter:
+    """The base of each API's adapter: it reaches Google through the shared Clients."""
+
+    def __init__(self, clients: Clients) -> None:
+        self._clients = clients
+
+
+def polling(timeout_s: float, *, initial_s: float) -> Any:
+    """How to wait on a long-running operation: first after ``initial_s``, then backing off to every 5 s."""
+    from google.api_core.future import polling as api_polling
+
+    return api_polling.DEFAULT_POLLING.with_delay(initial=initial_s, maximum=5.0, multiplier=1.5).with_timeout(
+        timeout_s
+    )

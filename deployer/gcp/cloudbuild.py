@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from deployer.gcp.clients import Clients
+from deployer.gcp.clients import Adapter
 from deployer.gcp.errors import google_call
 
 TERMINAL = frozenset({"SUCCESS", "FAILURE", "INTERNAL_ERROR", "TIMEOUT", "CANCELLED", "EXPIRED"})
@@ -48,10 +48,7 @@ def _state(build: Any) -> BuildState:
 BUILD_PERMISSIONS = ("cloudbuild.builds.create", "cloudbuild.builds.get")
 
 
-class CloudBuildAdapter:
-    def __init__(self, clients: Clients) -> None:
-        self._clients = clients
-
+class CloudBuildAdapter(Adapter):
     def submit(self, project: str, region: str, body: dict[str, Any]) -> BuildState:
         from google.cloud.devtools import cloudbuild_v1
 

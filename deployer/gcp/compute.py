@@ -22,7 +22,7 @@ from typing import Any
 
 from deployer.errors import DeployerError
 from deployer.gcp.bodies.compute import COS_FAMILY, COS_PROJECT
-from deployer.gcp.clients import Clients
+from deployer.gcp.clients import Adapter
 from deployer.gcp.errors import google_call
 
 # How long a create, delete or restart may take before deployer stops waiting (the operation goes on in Google).
@@ -215,10 +215,7 @@ VM_PERMISSIONS = (
 FIREWALL_PERMISSIONS = ("compute.firewalls.create", "compute.firewalls.update", "compute.networks.updatePolicy")
 
 
-class ComputeAdapter:
-    def __init__(self, clients: Clients) -> None:
-        self._clients = clients
-
+class ComputeAdapter(Adapter):
     def _client(self, name: str) -> Any:
         return self._clients.compute(name)
 

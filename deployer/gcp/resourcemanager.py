@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from deployer.errors import DeployerError
-from deployer.gcp.clients import Clients
+from deployer.gcp.clients import Adapter, Clients, polling
 from deployer.gcp.errors import google_call, policy_conflicts
 
 POLICY_VERSION = 3  # conditional bindings are only returned (and kept) at version 3
@@ -43,16 +43,9 @@ def _project(message: Any) -> Project:
     )
 
 
-def _polling(timeout_s: float) -> Any:
-    from google.api_core.future import polling
-
-    # Project creation takes seconds at Google; poll soon, then back off.
-    return polling.DEFAULT_POLLING.with_delay(initial=0.2, maximum=5.0, multiplier=1.5).with_timeout(timeout_s)
-
-
-class ResourceManagerAdapter:
+class ResourceManagerAdapter(Adapter):
     def __init__(self, clients: Clients) -> None:
-        self._clients = clients
+        super().__init__(clients)
         self._numbers: dict[str, str] = {}  # a project's number never changes: one read serves every caller
 
     def project_number(self, project: str) -> str | None:
@@ -94,7 +87,8 @@ class ResourceManagerAdapter:
                     "id for 30 days",
                     "choose another --project id, or drop --create if the project is yours (you may need access)",
                 ) from exc
-            created = operation.result(timeout=timeout_s, polling=_polling(timeout_s))
+            # Project creation takes seconds at Google; poll soon, then back off.
+            created = operation.result(timeout=timeout_s, polling=polling(timeout_s, initial_s=0.2))
         return _project(created)
 
     def get_iam_policy(self, project: str) -> dict[str, Any]:

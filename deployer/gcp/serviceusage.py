@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from deployer.errors import DeployerError
-from deployer.gcp.clients import Clients
+from deployer.gcp.clients import Adapter, polling
 from deployer.gcp.errors import google_call
 
 MAX_BATCH = 20
@@ -55,12 +55,6 @@ def probe_path(service: str, project: str, region: str) -> tuple[str, str] | Non
     return host, template.format(project=project, region=region)
 
 
-def _polling(timeout_s: float) -> Any:
-    from google.api_core.future import polling
-
-    return polling.DEFAULT_POLLING.with_delay(initial=0.2, maximum=5.0, multiplier=1.5).with_timeout(timeout_s)
-
-
 def _disabled_reason(response: Any) -> bool:
     """Whether an HTTP answer is Google's "API not enabled" (reason SERVICE_DISABLED, or the older wording)."""
     if response.status_code != 403:
@@ -75,10 +69,7 @@ def _disabled_reason(response: Any) -> bool:
     return "has not been used in project" in str(error.get("message", ""))
 
 
-class ServiceUsageAdapter:
-    def __init__(self, clients: Clients) -> None:
-        self._clients = clients
-
+class ServiceUsageAdapter(Adapter):
     def enabled(self, project: str) -> set[str]:
         """Names of the services enabled on the project, e.g. ``run.googleapis.com``."""
         with google_call(f"listing the APIs enabled on project {project}", project=project):
@@ -95,7 +86,7 @@ class ServiceUsageAdapter:
             operation = self._clients.service_usage.batch_enable_services(
                 request={"parent": f"projects/{project}", "service_ids": services}
             )
-            operation.result(timeout=timeout_s, polling=_polling(timeout_s))
+            operation.result(timeout=timeout_s, polling=polling(timeout_s, initial_s=0.2))
 
     def answers(self, project: str, service: str, region: str) -> bool:
         """One cheap call of ``service``: False while it answers SERVICE_DISABLED; True for any other answer."""

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Protocol
 
 from deployer.errors import BadInput
+from deployer.services.filescan import ContextEntry
 from deployer.streams import ForwardOnly
 
 
@@ -65,15 +66,9 @@ _STORE_RATIO = 0.9  # a probe that does not shrink by a tenth marks the file as 
 _RECORD = tarfile.RECORDSIZE
 
 
-class ArchiveFile(Protocol):
-    """What the archive needs of a context file (services/context.py's ContextFile has these fields)."""
+class ArchiveFile(ContextEntry, Protocol):
+    """What the archive needs of a context file: also its permission bits."""
 
-    @property
-    def path(self) -> str: ...
-    @property
-    def is_symlink(self) -> bool: ...
-    @property
-    def link_target(self) -> str | None: ...
     @property
     def mode(self) -> int: ...
 

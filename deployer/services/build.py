@@ -18,13 +18,14 @@ from typing import Any
 
 from deployer.config import ResolvedConfig, ServiceConfig
 from deployer.config.job import JobConfig
+from deployer.config.vm import VmConfig
 from deployer.errors import BadInput, DeployerError
 from deployer.gcp import GoogleCloud
 from deployer.gcp.bodies.artifactregistry import image_name, repository_body
 from deployer.gcp.bodies.build import BuildSpec, build_body
 from deployer.gcp.cloudbuild import BuildState
 from deployer.gcp.storage import StorageAdapter
-from deployer.plan import Action, Plan, Result, Step
+from deployer.plan import Action, Plan, Result, Step, attributes
 from deployer.reporter import Reporter
 from deployer.services.archive import ArchiveInfo, ArchiveStream, content_tag
 from deployer.services.bootstrap.accounts import bootstrap_accounts
@@ -56,12 +57,15 @@ class BuildInputs:
 def inputs_from_config(
     config: ResolvedConfig,
     name: str,
-    service: ServiceConfig | JobConfig,
+    service: ServiceConfig | VmConfig | JobConfig,
     max_context_mb: int | None = None,
     allow_large_context: bool = False,
     allowed_credential_files: tuple[str, ...] = (),
 ) -> BuildInputs:
-    """Build inputs from the resolved config, with the command's overrides."""
+    """Build inputs from the resolved config, with the command's overrides.
+
+    A VM's image is built as a service's is: only the Dockerfile and the context come from its table.
+    """
     if max_context_mb is not None and max_context_mb < 1:
         raise BadInput(
             f"--max-context-mb {max_context_mb}: the limit is a whole number of MB, at least 1",
@@ -105,17 +109,9 @@ class BuildResult:
         return f"{self.image}@{self.digest}" if self.digest else f"{self.image}:{self.tag}"
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "image": self.image,
-            "tag": self.tag,
-            "digest": self.digest,
-            "reference": self.reference,
-            "reused": self.reused,
-            "build_id": self.build_id,
-            "log_url": self.log_url,
-            "status_detail": self.status_detail,
-            "context": self.context,
-        }
+        return attributes(
+            self, "image", "tag", "digest", "reference", "reused", "build_id", "log_url", "status_detail", "context"
+        )
 
 
 @dataclass

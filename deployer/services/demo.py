@@ -12,6 +12,7 @@ from typing import Any
 from deployer.config import load_config
 from deployer.errors import DeployerError
 from deployer.gcp import GoogleCloud, Target
+from deployer.plan import attributes
 from deployer.reporter import Reporter
 from deployer.services.build import Placement, inputs_from_config
 from deployer.services.deploy_run import DeployResult, RunDeployer
@@ -67,14 +68,7 @@ class DemoOutcome:
     not_shown: str | None = None  # without an engine: what the demo could not show, and how to get one
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "url": self.url,
-            "status": self.status,
-            "answer": self.answer,
-            "engine": self.engine,
-            "not_shown": self.not_shown,
-            "deploy": self.deploy.to_json(),
-        }
+        return {**attributes(self, "url", "status", "answer", "engine", "not_shown"), "deploy": self.deploy.to_json()}
 
 
 def run_demo(reporter: Reporter, *, keep: bool = False) -> DemoOutcome:

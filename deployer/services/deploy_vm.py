@@ -16,12 +16,11 @@ The order matters, and each step reads before anything changes:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from deployer.config import ResolvedConfig, ServiceConfig
 from deployer.config.vm import VmConfig
 from deployer.errors import BadInput, DeployerError
 from deployer.gcp import GoogleCloud
@@ -41,14 +40,12 @@ from deployer.gcp.bodies.compute import (
 from deployer.gcp.bodies.labels import describes_managed
 from deployer.gcp.compute import Instance, ZoneCapacityError
 from deployer.gpu import GpuChoice, boot_disk_type
-from deployer.plan import Action, Result, Step
+from deployer.plan import Action, Result, Step, attributes
 from deployer.reporter import Reporter
 from deployer.services.build import (
-    BuildInputs,
     BuildResult,
     Placement,
     digest_of,
-    inputs_from_config,
     planned_image,
 )
 from deployer.services.deployed import tag_deployed
@@ -84,37 +81,15 @@ class VmDeployResult(Result):
     def fields(self) -> dict[str, Any]:
         return {
             "target": "vm",
-            "name": self.name,
-            "project": self.project,
-            "region": self.region,
-            "zone": self.zone,
-            "instance": self.instance,
-            "external_ip": self.external_ip,
-            "status": self.status,
-            "machine_type": self.machine_type,
+            **attributes(
+                self, "name", "project", "region", "zone", "instance", "external_ip", "status", "machine_type"
+            ),
             "gpu": {"type": self.gpu.type, "count": self.gpu.count} if self.gpu else None,
-            "spot": self.spot,
-            "max_run_seconds": self.max_run_seconds,
-            "service_account": self.service_account,
-            "image": self.image,
-            "digest": self.digest,
-            "firewall": self.firewall,
-            "zones_tried": self.zones_tried,
+            **attributes(
+                self, "spot", "max_run_seconds", "service_account", "image", "digest", "firewall", "zones_tried"
+            ),
             "build": self.build.to_json() if self.build else None,
         }
-
-
-def vm_build_inputs(
-    config: ResolvedConfig,
-    name: str,
-    vm: VmConfig,
-    max_context_mb: int | None = None,
-    allow_large_context: bool = False,
-    allowed_credential_files: tuple[str, ...] = (),
-) -> BuildInputs:
-    """The build of a VM's image is the same as a service's: only the Dockerfile and context come from [vms]."""
-    as_service = ServiceConfig(dockerfile=vm.dockerfile, context=vm.context)
-    return inputs_from_config(config, name, as_service, max_context_mb, allow_large_context, allowed_credential_files)
 
 
 def container_spec(name: str, config: VmConfig, image: str) -> ContainerSpec:
@@ -247,7 +222,9 @@ class VmDeployer:
                         "url": f"/compute/v1/{result.instance}",
                         "body": desired,
                     },
-                    apply=lambda: self._recreate(result, config, preflight, image, candidates),
+                    apply=lambda: self._recreate(
+                        result, lambda: self._create(result, config, preflight, image, candidates)
+                    ),
                     confirm=f"Recreate VM {result.name}, deleting its boot disk and everything on it?",
                 )
             )
@@ -320,18 +297,11 @@ class VmDeployer:
                 self._reporter.info(f"VM {result.name} landed in {zone}")
             return
 
-    def _recreate(
-        self,
-        result: VmDeployResult,
-        config: VmConfig,
-        preflight: Preflight,
-        image: str | None,
-        candidates: list[str],
-    ) -> None:
-        compute = self._cloud.compute
+    def _recreate(self, result: VmDeployResult, create: Callable[[], None]) -> None:
+        """Delete the VM, then ``create`` it again."""
         with self._reporter.activity(f"Deleting VM {result.name} in {result.zone} to recreate it"):
-            compute.delete_instance(result.project, result.zone, result.name)
-        self._create(result, config, preflight, image, candidates)
+            self._cloud.compute.delete_instance(result.project, result.zone, result.name)
+        create()
 
     def _update(self, result: VmDeployResult, config: VmConfig, image: str | None) -> None:
         """Replace the user-data (with the fingerprint of a fresh read), then reset (or start) the VM."""
@@ -463,5 +433,4 @@ __all__ = [
     "container_spec",
     "duration_text",
     "shape_text",
-    "vm_build_inputs",
 ]

@@ -37,21 +37,26 @@ class FileFacts:
     credential: str | None  # what kind of credential the file is, or None
 
 
-class ScanFile(Protocol):
-    """What the scan needs of a context file (services/context.py's ContextFile has these fields)."""
+class ContextEntry(Protocol):
+    """A file or symlink of the build context, by its path (services/context.py's ContextFile has these fields)."""
 
     @property
     def path(self) -> str: ...
+    @property
+    def is_symlink(self) -> bool: ...
+    @property
+    def link_target(self) -> str | None: ...
+
+
+class ScanFile(ContextEntry, Protocol):
+    """What the scan needs of a context file: what tells whether its cached facts still hold."""
+
     @property
     def size(self) -> int: ...
     @property
     def mtime_ns(self) -> int: ...
     @property
     def inode(self) -> int: ...
-    @property
-    def is_symlink(self) -> bool: ...
-    @property
-    def link_target(self) -> str | None: ...
 
 
 def cache_dir() -> Path:

@@ -18,6 +18,7 @@ from deployer.gcp.bodies.cloud_init import APP_UNIT, GPU_DRIVER_DESCRIPTION, GPU
 from deployer.gcp.bodies.compute import USER_DATA_KEY, firewall_name, metadata_value
 from deployer.gcp.compute import Instance
 from deployer.gpu import BUILTIN_GPU_MACHINE_TYPES
+from deployer.plan import attributes
 from deployer.services.vm_preflight import check_zone_in_region, zones_to_search
 
 DEFAULT_LINES = 20
@@ -48,22 +49,11 @@ class VmStatus:
     def to_json(self) -> dict[str, Any]:
         return {
             "target": "vm",
-            "name": self.name,
-            "project": self.project,
-            "region": self.region,
-            "exists": self.exists,
-            "zone": self.zone,
-            "status": self.status,
-            "external_ip": self.external_ip,
-            "machine_type": self.machine_type,
+            **attributes(self, "name", "project", "region", "exists", "zone", "status", "external_ip", "machine_type"),
             "gpus": [{"type": name, "count": count} for name, count in self.gpus],
-            "provisioning_model": self.provisioning_model,
-            "max_run_seconds": self.max_run_seconds,
-            "image": self.image,
-            "driver": self.driver,
-            "container": self.container,
-            "firewall": self.firewall,
-            "log": self.log,
+            **attributes(
+                self, "provisioning_model", "max_run_seconds", "image", "driver", "container", "firewall", "log"
+            ),
         }
 
 

@@ -119,3 +119,11 @@ def strict_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callab
     finally:
         for process in started:
             process.stop()
+
+
+@pytest.fixture(scope="module")
+def world(
+    request: pytest.FixtureRequest, strict_emulator: Callable[[dict[str, Any]], EmulatorHandle]
+) -> EmulatorHandle:
+    """A strict-world emulator seeded from the test module's ``SCENARIO`` dict, for the whole module."""
+    return strict_emulator(request.module.SCENARIO)

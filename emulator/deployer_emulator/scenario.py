@@ -264,6 +264,11 @@ def _policy_from(iam: dict[str, list[str]]) -> dict[str, Any]:
     return policy
 
 
+def _seed_with_policy(emulator: Emulator, table: str, resource: dict[str, Any], iam: dict[str, list[str]]) -> None:
+    """Store ``resource`` with the policy its ``iam`` table grants, unless the state holds it already."""
+    emulator.state.table(table).setdefault(resource["name"], {"resource": resource, "policy": _policy_from(iam)})
+
+
 def seed(emulator: Emulator, scenario: dict[str, Any]) -> None:
     """Apply a validated scenario. Resources that exist already (a restarted emulator with a state dir) are left
     as they are, so a scenario seeds a world once and never resets what happened since."""
@@ -271,32 +276,28 @@ def seed(emulator: Emulator, scenario: dict[str, Any]) -> None:
         emulator.settings[key] = float(value)
     with emulator.mutation():
         for org in scenario.get("organizations", []):
-            name = f"organizations/{org['id']}"
-            emulator.state.table(ORGANIZATIONS).setdefault(
-                name,
+            _seed_with_policy(
+                emulator,
+                ORGANIZATIONS,
                 {
-                    "resource": {
-                        "name": name,
-                        "displayName": org.get("display_name", f"organization {org['id']}"),
-                        "state": "ACTIVE",
-                        "directoryCustomerId": f"C{str(org['id'])[:8]}",
-                    },
-                    "policy": _policy_from(org.get("iam", {})),
+                    "name": f"organizations/{org['id']}",
+                    "displayName": org.get("display_name", f"organization {org['id']}"),
+                    "state": "ACTIVE",
+                    "directoryCustomerId": f"C{str(org['id'])[:8]}",
                 },
+                org.get("iam", {}),
             )
         for folder in scenario.get("folders", []):
-            name = f"folders/{folder['id']}"
-            emulator.state.table(FOLDERS).setdefault(
-                name,
+            _seed_with_policy(
+                emulator,
+                FOLDERS,
                 {
-                    "resource": {
-                        "name": name,
-                        "parent": folder["parent"],
-                        "displayName": folder.get("display_name", f"folder {folder['id']}"),
-                        "state": "ACTIVE",
-                    },
-                    "policy": _policy_from(folder.get("iam", {})),
+                    "name": f"folders/{folder['id']}",
+                    "parent": folder["parent"],
+                    "displayName": folder.get("display_name", f"folder {folder['id']}"),
+                    "state": "ACTIVE",
                 },
+                folder.get("iam", {}),
             )
         for account in scenario.get("billing_accounts", []):
             name = f"billingAccounts/{account['id']}"

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -179,21 +179,43 @@ def error_json(exc: Any) -> dict[str, Any]:
     return error
 
 
-def gcloud_env(handle: EmulatorHandle, home: Path, member: str, project: str, apis: list[str]) -> dict[str, str]:
-    """The environment that points gcloud at the emulator: a config of its own, ``member`` as the caller (gcloud's
-    access-token file holds ``emulator:<member>``), and each API in ``apis`` (e.g. "LOGGING") at the emulator."""
-    home.mkdir(parents=True, exist_ok=True)
-    token = home / "token"
-    token.write_text(f"emulator:{member}")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDSDK_")}
+# Where each API's endpoint override points, below the emulator's root. The gcloud property is
+# api_endpoint_overrides/<api> (CLOUDSDK_API_ENDPOINT_OVERRIDES_<API>; https://cloud.google.com/sdk/docs/properties);
+# the storage override names the JSON API's base path, as its default https://storage.googleapis.com/storage/v1/ does.
+GCLOUD_API_PATHS = {
+    "cloudbuild": "/",
+    "artifactregistry": "/",
+    "storage": "/storage/v1/",
+    "cloudresourcemanager": "/",
+    "serviceusage": "/",
+    "logging": "/",
+}
+
+
+def gcloud_env(
+    url: str, config_dir: Path, apis: Iterable[str], *, project: str | None = None, token_file: Path | None = None
+) -> dict[str, str]:
+    """The environment for a gcloud CLI that reaches the emulator at ``url`` for ``apis`` (GCLOUD_API_PATHS' keys).
+
+    None of the machine's own gcloud settings leak in (every CLOUDSDK_ variable is replaced); gcloud never prompts,
+    checks for updates or reports usage. With ``token_file`` (holding ``emulator:<member>``) gcloud speaks for that
+    member; without it, gcloud sends no credentials.
+    """
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CLOUDSDK_")}
     env.update(
-        CLOUDSDK_CONFIG=str(home / "config"),
-        CLOUDSDK_CORE_PROJECT=project,
-        CLOUDSDK_AUTH_ACCESS_TOKEN_FILE=str(token),
+        CLOUDSDK_CONFIG=str(config_dir),
+        CLOUDSDK_CORE_DISABLE_PROMPTS="1",
         CLOUDSDK_CORE_DISABLE_USAGE_REPORTING="true",
         CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK="true",
     )
-    env.update({f"CLOUDSDK_API_ENDPOINT_OVERRIDES_{api}": f"{handle.url}/" for api in apis})
+    if project is not None:
+        env["CLOUDSDK_CORE_PROJECT"] = project
+    if token_file is None:
+        env["CLOUDSDK_AUTH_DISABLE_CREDENTIALS"] = "true"
+    else:
+        env["CLOUDSDK_AUTH_ACCESS_TOKEN_FILE"] = str(token_file)
+    for api in apis:
+        env[f"CLOUDSDK_API_ENDPOINT_OVERRIDES_{api.upper()}"] = url + GCLOUD_API_PATHS[api]
     return env
 
 

@@ -3,7 +3,6 @@ google-cloud-billing-budgets (REST transport)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -35,11 +34,6 @@ SCENARIO: dict[str, Any] = {
         {"id": "bob-project", "iam": {"roles/owner": [BOB]}},
     ],
 }
-
-
-@pytest.fixture(scope="module")
-def world(strict_emulator: Callable[[dict[str, Any]], EmulatorHandle]) -> EmulatorHandle:
-    return strict_emulator(SCENARIO)
 
 
 def billing(handle: EmulatorHandle, member: str = ALICE) -> billing_v1.CloudBillingClient:

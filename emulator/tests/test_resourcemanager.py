@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -31,11 +30,6 @@ SCENARIO: dict[str, Any] = {
         }
     ],
 }
-
-
-@pytest.fixture(scope="module")
-def world(strict_emulator: Callable[[dict[str, Any]], EmulatorHandle]) -> EmulatorHandle:
-    return strict_emulator(SCENARIO)
 
 
 def projects(handle: EmulatorHandle, member: str = ALICE) -> resourcemanager_v3.ProjectsClient:

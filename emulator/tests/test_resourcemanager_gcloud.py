@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +33,13 @@ SCENARIO: dict[str, Any] = {
 }
 
 
-@pytest.fixture(scope="module")
-def world(strict_emulator: Callable[[dict[str, Any]], EmulatorHandle]) -> EmulatorHandle:
-    return strict_emulator(SCENARIO)
-
-
 def gcloud(handle: EmulatorHandle, home: Path, member: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = gcloud_env(handle, home, member, PROJECT, ["CLOUDRESOURCEMANAGER", "SERVICEUSAGE"])
+    home.mkdir(parents=True, exist_ok=True)
+    token = home / "token"
+    token.write_text(f"emulator:{member}")
+    env = gcloud_env(
+        handle.url, home / "config", ("cloudresourcemanager", "serviceusage"), project=PROJECT, token_file=token
+    )
     return subprocess.run(["gcloud", *args], capture_output=True, text=True, env=env, timeout=180, check=False)
 
 

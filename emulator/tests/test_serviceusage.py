@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,11 +25,6 @@ SCENARIO: dict[str, Any] = {
         {"id": "su-batch", "billing_account": ACCOUNT, "iam": {"roles/owner": [ALICE]}},
     ],
 }
-
-
-@pytest.fixture(scope="module")
-def world(strict_emulator: Callable[[dict[str, Any]], EmulatorHandle]) -> EmulatorHandle:
-    return strict_emulator(SCENARIO)
 
 
 def usage(handle: EmulatorHandle, member: str = ALICE) -> service_usage_v1.ServiceUsageClient:

@@ -8,11 +8,9 @@ three problems of a broken project, with their fixes, and exits 1.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +20,7 @@ from typer.testing import CliRunner
 
 from deployer.cli.app import app
 from deployer.services import roles
-from deployer_emulator.testing import EmulatorHandle, caller_credentials
+from deployer_emulator.testing import EmulatorHandle, caller_credentials, gcloud_env
 
 REGION = "europe-west4"
 OWNER = "user:owner@example.com"
@@ -34,11 +32,6 @@ SCENARIO: dict[str, Any] = {
     "organizations": [{"id": ORG_ID, "iam": {"roles/resourcemanager.projectCreator": [OWNER]}}],
     "billing_accounts": [{"id": ACCOUNT, "parent": ORG, "iam": {"roles/billing.admin": [OWNER]}}],
 }
-
-
-@pytest.fixture(scope="module")
-def world(strict_emulator: Callable[[dict[str, Any]], EmulatorHandle]) -> EmulatorHandle:
-    return strict_emulator(SCENARIO)
 
 
 def make_app(directory: Path, project: str, *, public: bool = False) -> Path:
@@ -61,6 +54,14 @@ def invoke(emulator: EmulatorHandle, *args: str, caller: str = OWNER) -> Any:
         "CI": "1",
     }
     return CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
+
+
+def bootstrapped_app(emulator: EmulatorHandle, tmp_path: Path) -> tuple[str, Path]:
+    """A new project with an app in it, bootstrapped: its project id and the app's folder."""
+    project = new_project()
+    directory = make_app(tmp_path / "app", project)
+    assert bootstrap(emulator, directory).exit_code == 0
+    return project, directory
 
 
 def new_project() -> str:
@@ -125,9 +126,7 @@ def test_bootstrap_from_nothing_then_doctor_is_clean_and_a_second_run_sends_noth
 def test_deploy_succeeds_as_the_ci_deployer_bootstrap_made(
     world: EmulatorHandle, isolated_env: Path, tmp_path: Path
 ) -> None:
-    project = new_project()
-    directory = make_app(tmp_path / "app", project)
-    assert bootstrap(world, directory).exit_code == 0
+    project, directory = bootstrapped_app(world, tmp_path)
     ci = f"serviceAccount:deployer-ci@{project}.iam.gserviceaccount.com"
     world.mark()
     deployed = invoke(world, "deploy", "-C", str(directory), "--json", caller=ci)
@@ -141,9 +140,7 @@ def test_deploy_succeeds_as_the_ci_deployer_bootstrap_made(
 def test_doctor_json_reports_exactly_billing_off_api_disabled_and_no_act_as(
     world: EmulatorHandle, isolated_env: Path, tmp_path: Path
 ) -> None:
-    project = new_project()
-    directory = make_app(tmp_path / "app", project)
-    assert bootstrap(world, directory).exit_code == 0
+    project, directory = bootstrapped_app(world, tmp_path)
     ci = "user:ci@example.com"
     options = {
         "credentials": caller_credentials(OWNER),
@@ -244,18 +241,10 @@ def test_doctor_without_a_project_is_bad_input(world: EmulatorHandle, isolated_e
 def test_gcloud_sees_the_policy_and_the_apis_bootstrap_set(
     world: EmulatorHandle, isolated_env: Path, tmp_path: Path
 ) -> None:
-    project = new_project()
-    directory = make_app(tmp_path / "app", project)
-    assert bootstrap(world, directory).exit_code == 0
+    project, _ = bootstrapped_app(world, tmp_path)
     token = tmp_path / "token"
     token.write_text(f"emulator:{OWNER}")
-    env = {key: value for key, value in os.environ.items() if key != "CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE"} | {
-        "CLOUDSDK_CONFIG": str(tmp_path / "gcloud"),
-        "CLOUDSDK_AUTH_ACCESS_TOKEN_FILE": str(token),
-        "CLOUDSDK_CORE_DISABLE_PROMPTS": "1",
-        "CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER": f"{world.url}/",
-        "CLOUDSDK_API_ENDPOINT_OVERRIDES_SERVICEUSAGE": f"{world.url}/",
-    }
+    env = gcloud_env(world.url, tmp_path / "gcloud", ("cloudresourcemanager", "serviceusage"), token_file=token)
     gcloud = shutil.which("gcloud")
     assert gcloud is not None
 

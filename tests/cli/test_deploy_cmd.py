@@ -6,7 +6,6 @@ Assertions are on what the emulator recorded (requests, resulting state), and on
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -17,32 +16,27 @@ from typer.testing import CliRunner
 
 from deployer.cli.app import app
 from deployer_emulator.testing import EmulatorHandle
-
-REGION = "europe-west4"
+from tests.projects import REGION, invoke, write_project
 
 
 def make_project(directory: Path, *, project: str | None = None, extra: str = "", public: bool = True) -> str:
     """A small project: a Dockerfile, an app file and a deployer.toml for one service named api."""
-    project = project or f"proj-{uuid.uuid4().hex[:10]}"
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "Dockerfile").write_text('FROM python:3.12-slim\nCOPY app.py /app.py\nCMD ["python", "/app.py"]\n')
-    (directory / "app.py").write_text("print('hello')\n")
-    (directory / "deployer.toml").write_text(
-        f'project = "{project}"\nregion = "{REGION}"\n\n[services.api]\npublic = {str(public).lower()}\n{extra}'
-    )
-    return project
-
-
-def invoke(emulator: EmulatorHandle, *args: str) -> Any:
-    runner = CliRunner()
-    env = {"DEPLOYER_EMULATOR_URL": emulator.url, "NO_COLOR": "1", "CI": "1"}
-    return runner.invoke(app, list(args), env=env, catch_exceptions=False)
+    return write_project(directory, f"[services.api]\npublic = {str(public).lower()}\n{extra}", project=project)
 
 
 def deploy_json(emulator: EmulatorHandle, directory: Path, *extra: str) -> dict[str, Any]:
     result = invoke(emulator, "deploy", "-C", str(directory), "--json", *extra)
     assert result.exit_code == 0, result.stderr
     return dict(json.loads(result.stdout))
+
+
+def deploy_then_set_an_env_value(emulator: EmulatorHandle, directory: Path) -> dict[str, Any]:
+    """Deploys, then adds an env value to deployer.toml and marks the emulator's log: the next deploy is an update."""
+    first = deploy_json(emulator, directory)
+    toml = directory / "deployer.toml"
+    toml.write_text(toml.read_text() + 'env = { MODE = "fast" }\n')
+    emulator.mark()
+    return first
 
 
 def posts(requests: list[dict[str, Any]]) -> list[str]:
@@ -100,10 +94,7 @@ def test_second_identical_deploy_starts_no_build_and_mutates_nothing(emulator: E
 def test_config_change_updates_the_service_without_a_build(emulator: EmulatorHandle, tmp_path: Path) -> None:
     directory = tmp_path / "app"
     project = make_project(directory)
-    deploy_json(emulator, directory)
-    toml = directory / "deployer.toml"
-    toml.write_text(toml.read_text() + 'env = { MODE = "fast" }\n')
-    emulator.mark()
+    deploy_then_set_an_env_value(emulator, directory)
     doc = deploy_json(emulator, directory)
 
     assert posts(emulator.requests()) == [f"PATCH /v2/projects/{project}/locations/{REGION}/services/api"]
@@ -166,10 +157,7 @@ def run_client(emulator: EmulatorHandle) -> Any:
 def test_an_update_sends_an_update_mask_of_the_owned_fields_only(emulator: EmulatorHandle, tmp_path: Path) -> None:
     directory = tmp_path / "app"
     project = make_project(directory)
-    deploy_json(emulator, directory)
-    toml = directory / "deployer.toml"
-    toml.write_text(toml.read_text() + 'env = { MODE = "fast" }\n')
-    emulator.mark()
+    deploy_then_set_an_env_value(emulator, directory)
     deploy_json(emulator, directory)
     (patch,) = [r for r in emulator.mutating_requests() if r["method"] == "PATCH"]
     assert patch["path"] == f"/v2/projects/{project}/locations/{REGION}/services/api"
@@ -190,10 +178,7 @@ def test_a_dry_run_update_is_checked_by_the_server_and_changes_nothing(
 ) -> None:
     directory = tmp_path / "app"
     project = make_project(directory)
-    first = deploy_json(emulator, directory)
-    toml = directory / "deployer.toml"
-    toml.write_text(toml.read_text() + 'env = { MODE = "fast" }\n')
-    emulator.mark()
+    first = deploy_then_set_an_env_value(emulator, directory)
     dry = deploy_json(emulator, directory, "--dry-run")
     assert emulator.mutating_requests() == []
     (patch,) = [r for r in emulator.requests() if r["method"] == "PATCH"]

@@ -8,34 +8,27 @@ done and what was left is read from the emulator's requests and state.
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from deployer.cli.app import app
 from deployer.gcp.run import CloudRunAdapter
 from deployer_emulator.testing import EmulatorHandle
-
-REGION = "europe-west4"
+from tests.projects import REGION, invoke, write_project
 
 
 def make_project(directory: Path) -> str:
-    project = f"proj-{uuid.uuid4().hex[:10]}"
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "Dockerfile").write_text('FROM python:3.12-slim\nCOPY app.py /app.py\nCMD ["python", "/app.py"]\n')
-    (directory / "app.py").write_text("print('hello')\n")
-    (directory / "deployer.toml").write_text(
-        f'project = "{project}"\nregion = "{REGION}"\n\n[services.api]\npublic = true\n'
-    )
-    return project
+    return write_project(directory, "[services.api]\npublic = true\n")
 
 
-def invoke(emulator: EmulatorHandle, *args: str) -> Any:
-    env = {"DEPLOYER_EMULATOR_URL": emulator.url, "NO_COLOR": "1", "CI": "1"}
-    return CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
+def interrupt_at(monkeypatch: pytest.MonkeyPatch, method: str) -> None:
+    """Ctrl-C lands when deployer calls the Cloud Run adapter's ``method``, before that call goes out."""
+
+    def interrupt(self: CloudRunAdapter, *args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(CloudRunAdapter, method, interrupt)
 
 
 def test_ctrl_c_while_the_service_deploys_names_that_step_and_a_rerun_finishes(
@@ -79,11 +72,7 @@ def test_ctrl_c_under_json_lists_the_running_done_and_left_steps(
 ) -> None:
     directory = tmp_path / "app"
     make_project(directory)
-
-    def interrupt(self: CloudRunAdapter, *args: Any, **kwargs: Any) -> Any:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(CloudRunAdapter, "create_service", interrupt)
+    interrupt_at(monkeypatch, "create_service")
     result = invoke(emulator, "deploy", "-C", str(directory), "--json")
     assert result.exit_code == 130
     error = json.loads(result.stdout)["error"]
@@ -99,11 +88,7 @@ def test_ctrl_c_while_planning_says_nothing_was_changed(
 ) -> None:
     directory = tmp_path / "app"
     make_project(directory)
-
-    def interrupt(self: CloudRunAdapter, *args: Any, **kwargs: Any) -> Any:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(CloudRunAdapter, "get_service", interrupt)
+    interrupt_at(monkeypatch, "get_service")
     emulator.mark()
     result = invoke(emulator, "deploy", "-C", str(directory), "--json")
     assert result.exit_code == 130

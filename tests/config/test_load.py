@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from deployer.config import CONFIG_FILE_NAME, Resolved, ResolvedConfig, ServiceConfig, Source, load_config
 from deployer.errors import BadInput, ExitCode
+from tests.config import SERVICE_DEFAULTS
 
 
 @pytest.fixture
@@ -44,16 +46,10 @@ def _load(
     )
 
 
-def _bad_input(
-    project: Path,
-    gcloud_dir: Path,
-    *,
-    environ: dict[str, str] | None = None,
-    flags: Mapping[str, str | None] | None = None,
-    config_file: Path | None = None,
-) -> BadInput:
+def _bad_input(project: Path, gcloud_dir: Path, **options: Any) -> BadInput:
+    """What ``_load`` with these options refuses, as bad input."""
     with pytest.raises(BadInput) as caught:
-        _load(project, gcloud_dir, environ=environ, flags=flags, config_file=config_file)
+        _load(project, gcloud_dir, **options)
     assert caught.value.exit_code == ExitCode.BAD_INPUT
     return caught.value
 
@@ -366,26 +362,5 @@ def test_describe(project: Path, gcloud_dir: Path) -> None:
             "source_retention_days": 30,
             "allow_credential_files": [],
         },
-        "services": {
-            "api": {
-                "dockerfile": "Dockerfile",
-                "context": ".",
-                "env": {"A": "1"},
-                "secret_env": [],
-                "cpu": "2",
-                "memory": "2Gi",
-                "min_instances": 0,
-                "max_instances": 3,
-                "concurrency": 80,
-                "port": 8080,
-                "public": False,
-                "service_account": "",
-                "roles": [],
-                "args": [],
-                "command": [],
-                "timeout": 300,
-                "gpu": None,
-                "startup_timeout": None,
-            }
-        },
+        "services": {"api": {**SERVICE_DEFAULTS, "env": {"A": "1"}, "cpu": "2", "memory": "2Gi"}},
     }

@@ -6,31 +6,13 @@ import pytest
 from pydantic import ValidationError
 
 from deployer.config import FileConfig, ServiceConfig
+from tests.config import SERVICE_DEFAULTS
 from tests.config import validation_errors as _errors
 
 
 def test_service_defaults() -> None:
     service = ServiceConfig()
-    assert service.model_dump(mode="json") == {
-        "dockerfile": "Dockerfile",
-        "context": ".",
-        "env": {},
-        "secret_env": [],
-        "cpu": "1",
-        "memory": "512Mi",
-        "min_instances": 0,
-        "max_instances": 3,
-        "concurrency": 80,
-        "port": 8080,
-        "public": False,
-        "service_account": "",
-        "roles": [],
-        "args": [],
-        "command": [],
-        "timeout": 300,
-        "gpu": None,
-        "startup_timeout": None,
-    }
+    assert service.model_dump(mode="json") == SERVICE_DEFAULTS
 
 
 def test_request_timeout_limits() -> None:

@@ -9,23 +9,11 @@ import pytest
 from deployer.config import ResolvedConfig, load_config
 from deployer.config.vm import DEFAULT_GPU_RUN_DURATION_S, VmConfig
 from deployer.errors import BadInput, ExitCode
+from tests.projects import ISSUE_VM
 
-ISSUE_CONFIG = """\
-project = "my-proj-123"
-region = "europe-west4"
-
-[vms.trainer]
-dockerfile = "train/Dockerfile"
-machine_type = "g2-standard-8"
-gpu = { type = "nvidia-l4", count = 1 }
-zone = "europe-west4-a"
-spot = true
-max_run_duration = "8h"
-ports = [8080]
-args = ["--epochs", "10"]
-env = { WANDB_MODE = "offline" }
-disk_gb = 100
-"""
+ISSUE_CONFIG = 'project = "my-proj-123"\nregion = "europe-west4"\n' + ISSUE_VM.replace(
+    "{zone}", 'zone = "europe-west4-a"'
+)
 
 
 def _load(project: Path, text: str) -> ResolvedConfig:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -55,11 +54,6 @@ SCENARIO: dict[str, Any] = {
     ],
     "projects": [{"id": "already-paid-by-full", "billing_account": FULL_ACCOUNT}],
 }
-
-
-@pytest.fixture(scope="module")
-def world(strict_emulator: Callable[[dict[str, Any]], EmulatorHandle]) -> EmulatorHandle:
-    return strict_emulator(SCENARIO)
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,6 @@ gcloud is isolated with its own CLOUDSDK_CONFIG; its properties are set through 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 import uuid
@@ -18,23 +17,15 @@ from typing import Any
 import pytest
 import requests
 
+from deployer_emulator.testing import gcloud_env
+
 pytestmark = pytest.mark.gcloud
 
 LOCATION = "us-central1"
 
 
 def _gcloud(emulator: Any, home: Path, project: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDSDK_")}
-    env.update(
-        CLOUDSDK_CONFIG=str(home),
-        CLOUDSDK_CORE_PROJECT=project,
-        CLOUDSDK_AUTH_DISABLE_CREDENTIALS="true",
-        CLOUDSDK_CORE_DISABLE_USAGE_REPORTING="true",
-        CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK="true",
-        CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDBUILD=f"{emulator.url}/",
-        CLOUDSDK_API_ENDPOINT_OVERRIDES_ARTIFACTREGISTRY=f"{emulator.url}/",
-        CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE=f"{emulator.url}/storage/v1/",
-    )
+    env = gcloud_env(emulator.url, home, ("cloudbuild", "artifactregistry", "storage"), project=project)
     return subprocess.run(["gcloud", *args], capture_output=True, text=True, env=env, timeout=180, check=False)
 
 

@@ -18,26 +18,9 @@ import requests
 import yaml
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import compute_v1
-from typer.testing import CliRunner
 
-from deployer.cli.app import app
 from deployer_emulator.testing import EmulatorHandle
-
-REGION = "europe-west4"
-
-ISSUE_VM = """
-[vms.trainer]
-dockerfile = "train/Dockerfile"
-machine_type = "g2-standard-8"
-gpu = { type = "nvidia-l4", count = 1 }
-{zone}
-spot = true
-max_run_duration = "8h"
-ports = [8080]
-args = ["--epochs", "10"]
-env = { WANDB_MODE = "offline" }
-disk_gb = 100
-"""
+from tests.projects import ISSUE_VM, REGION, invoke
 
 
 def make_project(directory: Path, *, zone: str | None = "europe-west4-a", vm: str | None = None) -> str:
@@ -53,9 +36,13 @@ def make_project(directory: Path, *, zone: str | None = "europe-west4-a", vm: st
     return project
 
 
-def invoke(emulator: EmulatorHandle, *args: str) -> Any:
-    env = {"DEPLOYER_EMULATOR_URL": emulator.url, "NO_COLOR": "1", "CI": "1"}
-    return CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
+def deploy_then_edit(emulator: EmulatorHandle, directory: Path, old: str, new: str) -> str:
+    """Deploys the issue's VM, then changes ``old`` to ``new`` in its deployer.toml; the project id."""
+    project = make_project(directory)
+    run_json(emulator, "deploy", "trainer", "-C", str(directory))
+    toml = directory / "deployer.toml"
+    toml.write_text(toml.read_text().replace(old, new))
+    return project
 
 
 def run_json(emulator: EmulatorHandle, *args: str, exit_code: int = 0) -> dict[str, Any]:
@@ -282,10 +269,7 @@ def test_status_and_destroy(emulator: EmulatorHandle, tmp_path: Path) -> None:
 
 def test_an_env_change_updates_the_container_without_a_build(emulator: EmulatorHandle, tmp_path: Path) -> None:
     directory = tmp_path / "app"
-    project = make_project(directory)
-    run_json(emulator, "deploy", "trainer", "-C", str(directory))
-    toml = directory / "deployer.toml"
-    toml.write_text(toml.read_text().replace('WANDB_MODE = "offline"', 'WANDB_MODE = "online"'))
+    project = deploy_then_edit(emulator, directory, 'WANDB_MODE = "offline"', 'WANDB_MODE = "online"')
     emulator.mark()
     doc = run_json(emulator, "deploy", "trainer", "-C", str(directory))
     vm_path = f"/compute/v1/projects/{project}/zones/europe-west4-a/instances/trainer"
@@ -298,10 +282,7 @@ def test_an_env_change_updates_the_container_without_a_build(emulator: EmulatorH
 
 def test_a_new_machine_shape_recreates_the_vm_and_the_plan_says_so(emulator: EmulatorHandle, tmp_path: Path) -> None:
     directory = tmp_path / "app"
-    project = make_project(directory)
-    run_json(emulator, "deploy", "trainer", "-C", str(directory))
-    toml = directory / "deployer.toml"
-    toml.write_text(toml.read_text().replace("g2-standard-8", "g2-standard-12"))
+    project = deploy_then_edit(emulator, directory, "g2-standard-8", "g2-standard-12")
     dry = run_json(emulator, "deploy", "trainer", "-C", str(directory), "--dry-run")
     step = next(step for step in dry["steps"] if step["resource"].endswith("/instances/trainer"))
     assert step["summary"].startswith("recreate VM trainer")

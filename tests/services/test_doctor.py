@@ -4,7 +4,6 @@ emulator's enforcement of them."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,11 +56,6 @@ SCENARIO: dict[str, Any] = {
         },
     ],
 }
-
-
-@pytest.fixture(scope="module")
-def world(strict_emulator: Callable[[dict[str, Any]], EmulatorHandle]) -> EmulatorHandle:
-    return strict_emulator(SCENARIO)
 
 
 def cloud(emulator: EmulatorHandle, caller: str = OWNER) -> GoogleCloud:

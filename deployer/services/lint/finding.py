@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from deployer.plan import attributes
+
 Severity = Literal["error", "warning", "info"]
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
@@ -19,11 +21,4 @@ class Finding:
     source: str = "deployer"  # or "hadolint"
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule,
-            "severity": self.severity,
-            "line": self.line,
-            "message": self.message,
-            "fix": self.fix,
-            "source": self.source,
-        }
+        return attributes(self, "rule", "severity", "line", "message", "fix", "source")

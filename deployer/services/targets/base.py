@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from deployer.errors import DeployerError
 from deployer.plan import Result
-from deployer.services.build import Placement
+from deployer.services.build import Placement, inputs_from_config
 from deployer.services.predeploy import ReadyToDeploy, check_readiness, ready_to_deploy, repository_exists_of
 
 if TYPE_CHECKING:
-    from deployer.config import ResolvedConfig
+    from deployer.config import ResolvedConfig, ServiceConfig
+    from deployer.config.job import JobConfig
+    from deployer.config.vm import VmConfig
     from deployer.gcp import GoogleCloud
     from deployer.reporter import Reporter
     from deployer.services.build import BuildInputs
@@ -38,6 +40,14 @@ class DeployRequest:
     check: bool = False  # run the readiness checks even when the plan changes nothing
     canary: int | None = None  # the new revision's percent of traffic; the rest stays where it is (services only)
     to_latest: bool = False  # all traffic to the new revision, even when a split is pinned (services only)
+
+    def build_inputs(
+        self, config: ResolvedConfig, name: str, table: ServiceConfig | VmConfig | JobConfig
+    ) -> BuildInputs:
+        """What to build for the target ``name`` (its [services], [vms] or [jobs] table), with these flags' limits."""
+        return inputs_from_config(
+            config, name, table, self.max_context_mb, self.allow_large_context, self.allow_credential_files
+        )
 
 
 class Target(Protocol[R]):

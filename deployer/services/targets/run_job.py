@@ -8,7 +8,7 @@ from deployer.config import ResolvedConfig
 from deployer.errors import BadInput
 from deployer.gcp import GoogleCloud
 from deployer.reporter import Reporter
-from deployer.services.build import BuildInputs, inputs_from_config
+from deployer.services.build import BuildInputs
 from deployer.services.deploy_job import JobDeployer, JobDeployResult
 from deployer.services.predeploy import ReadyToDeploy
 from deployer.services.targets.base import DeployRequest, placement
@@ -32,8 +32,7 @@ class RunJobTarget:
             )
 
     def build_inputs(self, request: DeployRequest) -> BuildInputs:
-        limits = (request.max_context_mb, request.allow_large_context, request.allow_credential_files)
-        return inputs_from_config(self.config, self.name, self.job, *limits)
+        return request.build_inputs(self.config, self.name, self.job)
 
     def announce(self, cloud: GoogleCloud, inputs: BuildInputs) -> str:
         where = f"{inputs.project}/{inputs.region}"

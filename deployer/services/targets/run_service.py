@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
-from deployer.services.build import BuildInputs, inputs_from_config
+from deployer.services.build import BuildInputs
 from deployer.services.deploy_run import (
     DeployResult,
     RunDeployer,
@@ -39,14 +39,7 @@ class RunServiceTarget:
         check_traffic_flags(request.canary, request.to_latest, request.preview)
 
     def build_inputs(self, request: DeployRequest) -> BuildInputs:
-        return inputs_from_config(
-            self.config,
-            self.name,
-            self.service,
-            request.max_context_mb,
-            request.allow_large_context,
-            request.allow_credential_files,
-        )
+        return request.build_inputs(self.config, self.name, self.service)
 
     def announce(self, cloud: GoogleCloud, inputs: BuildInputs) -> str:
         console = cloud.target.console_url(f"run/detail/{inputs.region}/{self.name}", inputs.project)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from deployer.errors import BadInput
 from deployer.services.build import BuildInputs
-from deployer.services.deploy_vm import VmDeployer, VmDeployResult, shape_text, vm_build_inputs
+from deployer.services.deploy_vm import VmDeployer, VmDeployResult, shape_text
 from deployer.services.targets.base import DeployRequest, placement
 
 if TYPE_CHECKING:
@@ -38,14 +38,7 @@ class VmTarget:
                 )
 
     def build_inputs(self, request: DeployRequest) -> BuildInputs:
-        return vm_build_inputs(
-            self.config,
-            self.name,
-            self.vm,
-            request.max_context_mb,
-            request.allow_large_context,
-            request.allow_credential_files,
-        )
+        return request.build_inputs(self.config, self.name, self.vm)
 
     def announce(self, cloud: GoogleCloud, inputs: BuildInputs) -> str:
         console = cloud.target.console_url("compute/instances", inputs.project)

@@ -103,29 +103,60 @@ class Listings(Operations, Quotas):
             "selfLink": API + f"projects/{project}/zones/{zone}/acceleratorTypes/{name}",
         }
 
+    def _accelerator_docs(self, project: str, zone: str) -> list[dict[str, Any]]:
+        return [self._accelerator_doc(project, zone, n) for n in sorted(catalogue.ZONES[zone])]
+
+    def _zonal_aggregated(
+        self,
+        req: Request,
+        project: str,
+        request_type: Any,
+        collection: str,
+        docs_in: Callable[[str], list[dict[str, Any]]],
+    ) -> dict[str, Any]:
+        """An aggregatedList of a zonal catalogue ``collection`` (acceleratorTypes, machineTypes)."""
+        _check_query(req, request_type, path=("project",))
+        self.emulator.authorize(req, f"compute.{collection}.list", f"projects/{project}")
+        kind = f"compute#{collection.removesuffix('s')}AggregatedList"
+        return _aggregated_over_zones(project, req, collection, kind, docs_in)
+
+    def _zonal_list(
+        self,
+        req: Request,
+        project: str,
+        zone: str,
+        request_type: Any,
+        collection: str,
+        docs_in: Callable[[str], list[dict[str, Any]]],
+        *,
+        ordered: bool = False,
+    ) -> dict[str, Any]:
+        """A list of a zonal catalogue ``collection`` in ``zone``, filtered, and sorted by orderBy when ``ordered``."""
+        _check_query(req, request_type, path=("project", "zone"))
+        self.emulator.authorize(req, f"compute.{collection}.list", f"projects/{project}/zones/{zone}")
+        self._zone_or_404(project, zone)
+        predicate = _filter(req)
+        docs = [d for d in docs_in(zone) if predicate(d)]
+        kind = f"compute#{collection.removesuffix('s')}List"
+        return _plain_list(project, req, f"zones/{zone}/{collection}", kind, _order(docs, req) if ordered else docs)
+
     def aggregated_accelerator_types(self, req: Request, project: str) -> dict[str, Any]:
-        _check_query(req, compute_v1.AggregatedListAcceleratorTypesRequest, path=("project",))
-        self.emulator.authorize(req, "compute.acceleratorTypes.list", f"projects/{project}")
-        return _aggregated_over_zones(
-            project,
+        return self._zonal_aggregated(
             req,
+            project,
+            compute_v1.AggregatedListAcceleratorTypesRequest,
             "acceleratorTypes",
-            "compute#acceleratorTypeAggregatedList",
-            lambda zone: [self._accelerator_doc(project, zone, n) for n in sorted(catalogue.ZONES[zone])],
+            lambda zone: self._accelerator_docs(project, zone),
         )
 
     def list_accelerator_types(self, req: Request, project: str, zone: str) -> dict[str, Any]:
-        _check_query(req, compute_v1.ListAcceleratorTypesRequest, path=("project", "zone"))
-        self.emulator.authorize(req, "compute.acceleratorTypes.list", f"projects/{project}/zones/{zone}")
-        self._zone_or_404(project, zone)
-        predicate = _filter(req)
-        docs = [self._accelerator_doc(project, zone, n) for n in sorted(catalogue.ZONES[zone])]
-        return _plain_list(
-            project,
+        return self._zonal_list(
             req,
-            f"zones/{zone}/acceleratorTypes",
-            "compute#acceleratorTypeList",
-            [d for d in docs if predicate(d)],
+            project,
+            zone,
+            compute_v1.ListAcceleratorTypesRequest,
+            "acceleratorTypes",
+            lambda zone: self._accelerator_docs(project, zone),
         )
 
     def get_accelerator_type(self, req: Request, project: str, zone: str, accelerator_type: str) -> dict[str, Any]:
@@ -158,27 +189,27 @@ class Listings(Operations, Quotas):
             doc["accelerators"] = [{"guestAcceleratorType": shape.gpu, "guestAcceleratorCount": shape.gpu_count}]
         return doc
 
+    def _machine_type_docs(self, project: str, zone: str) -> list[dict[str, Any]]:
+        return [self._machine_type_doc(project, zone, s) for s in catalogue.machine_types_in(zone)]
+
     def list_machine_types(self, req: Request, project: str, zone: str) -> dict[str, Any]:
-        _check_query(req, compute_v1.ListMachineTypesRequest, path=("project", "zone"))
-        self.emulator.authorize(req, "compute.machineTypes.list", f"projects/{project}/zones/{zone}")
-        self._zone_or_404(project, zone)
-        predicate = _filter(req)
-        docs = [self._machine_type_doc(project, zone, s) for s in catalogue.machine_types_in(zone)]
-        docs = _order([d for d in docs if predicate(d)], req)
-        return _plain_list(project, req, f"zones/{zone}/machineTypes", "compute#machineTypeList", docs)
+        return self._zonal_list(
+            req,
+            project,
+            zone,
+            compute_v1.ListMachineTypesRequest,
+            "machineTypes",
+            lambda zone: self._machine_type_docs(project, zone),
+            ordered=True,
+        )
 
     def aggregated_machine_types(self, req: Request, project: str) -> dict[str, Any]:
-        _check_query(req, compute_v1.AggregatedListMachineTypesRequest, path=("project",))
-        self.emulator.authorize(req, "compute.machineTypes.list", f"projects/{project}")
-        return _aggregated_over_zones(
-            project,
+        return self._zonal_aggregated(
             req,
+            project,
+            compute_v1.AggregatedListMachineTypesRequest,
             "machineTypes",
-            "compute#machineTypeAggregatedList",
-            lambda zone: sorted(
-                (self._machine_type_doc(project, zone, s) for s in catalogue.machine_types_in(zone)),
-                key=lambda d: d["name"],
-            ),
+            lambda zone: sorted(self._machine_type_docs(project, zone), key=lambda d: d["name"]),
         )
 
     def get_machine_type(self, req: Request, project: str, zone: str, machine_type: str) -> dict[str, Any]:

@@ -60,7 +60,9 @@ def test_gcloud_logging_read_sees_a_tasks_output(engine_emulator: EmulatorHandle
     deadline = time.monotonic() + 60
     while not executions.get_execution(name=name).completion_time and time.monotonic() < deadline:
         time.sleep(0.3)
-    env = gcloud_env(engine_emulator, tmp_path, "user:developer@example.com", PROJECT, ["LOGGING"])
+    token = tmp_path / "token"
+    token.write_text("emulator:user:developer@example.com")
+    env = gcloud_env(engine_emulator.url, tmp_path / "config", ("logging",), project=PROJECT, token_file=token)
     log_filter = 'resource.type="cloud_run_job" resource.labels.job_name="gcloud-seen"'
     result = subprocess.run(
         ["gcloud", "logging", "read", log_filter, "--format=json", f"--project={PROJECT}"],

@@ -8,6 +8,7 @@ cloudbuild_v1 client), and deployer's body with a build service account, whose l
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -179,22 +180,14 @@ def test_substitutions_are_consistent_and_documented() -> None:
 
 
 def test_deployer_fills_in_the_substitutions_and_leaves_out_the_deploy_step() -> None:
-    spec = BuildSpec(
-        bucket="p_cloudbuild",
-        object="source/x.tgz",
-        generation=7,
-        dockerfile="Dockerfile",
-        image="europe-west4-docker.pkg.dev/p/deployer/api",
-        tags=("src-1", "git-2"),
-        timeout_s=900,
-    )
+    spec = dataclasses.replace(SPEC, tags=("src-1", "git-2"), service="")
     body = build_body(spec)
     assert [step["id"] for step in body["steps"]] == ["build", "push"]
     assert "$" not in json.dumps(body)
     assert body["images"] == [f"{spec.image}:src-1", f"{spec.image}:git-2", f"{spec.image}:latest"]
     # The yaml's steps, as they are, with the values in: one source for both.
     steps = fill_substitutions(
-        _config()["steps"][:2], {"_IMAGE": spec.image, "_TAG": "src-1", "_DOCKERFILE": "Dockerfile"}
+        _config()["steps"][:2], {"_IMAGE": spec.image, "_TAG": "src-1", "_DOCKERFILE": spec.dockerfile}
     )
     steps[0]["args"][5:5] = ["-t", f"{spec.image}:git-2"]
     assert body["steps"] == steps
@@ -207,16 +200,8 @@ def test_fill_substitutions_keeps_escapes_and_built_ins() -> None:
 
 
 def test_a_build_service_account_gets_a_logs_bucket_and_gcs_logging() -> None:
-    spec = BuildSpec(
-        bucket="my-proj_cloudbuild",
-        object="source/x.tgz",
-        generation=1,
-        dockerfile="Dockerfile",
-        image="europe-west4-docker.pkg.dev/my-proj/deployer/api",
-        tags=("src-1",),
-        timeout_s=600,
-        machine_type="E2_HIGHCPU_8",
-        service_account="builder@my-proj.iam.gserviceaccount.com",
+    spec = dataclasses.replace(
+        SPEC, machine_type="E2_HIGHCPU_8", service_account="builder@my-proj.iam.gserviceaccount.com"
     )
     body = build_body(spec)
     assert body["serviceAccount"] == "projects/my-proj/serviceAccounts/builder@my-proj.iam.gserviceaccount.com"
