@@ -536,6 +536,11 @@ def _read_ini(path: Path) -> dict[tuple[str, str], str]:
     }
 
 
+def _either(*words: str) -> str:
+    """ "a", "a or b", "a, b or c"."""
+    return " or ".join(filter(None, (", ".join(words[:-1]), words[-1])))
+
+
 def _choose(name: str | None, names: list[str], where: str, what: str, tables: tuple[str, ...], none: BadInput) -> str:
     """``name`` when it is one of ``names`` (found in ``tables`` of ``where``), or the only name when it is None.
 
@@ -551,8 +556,8 @@ def _choose(name: str | None, names: list[str], where: str, what: str, tables: t
             f"{where} configures {len(names)} {what}s ({listed}); which one?", f"name the {what}: one of {listed}"
         )
     if name not in names:
-        kinds = " or ".join(table.removesuffix("s") for table in tables)
-        add = " or ".join(f"[{table}.{name}]" for table in tables)
+        kinds = _either(*(table.removesuffix("s") for table in tables))
+        add = _either(*(f"[{table}.{name}]" for table in tables))
         raise BadInput(
             f'no {kinds} named "{name}" in {where}{did_you_mean(name, names)}; configured: {listed}',
             f"use one of {listed}, or add a {add} table",

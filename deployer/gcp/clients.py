@@ -123,11 +123,11 @@ class Clients:
 
     cloud_build = _GoogleClient("google.cloud.devtools.cloudbuild_v1", "CloudBuildClient")
     artifact_registry = _GoogleClient("google.cloud.artifactregistry_v1", "ArtifactRegistryClient")
-    run_services = _GoogleClient("google.cloud.run_v2", "ServicesClient")
-    run_revisions = _GoogleClient("google.cloud.run_v2", "RevisionsClient")
-    run_jobs = _GoogleClient("google.cloud.run_v2", "JobsClient")
-    run_executions = _GoogleClient("google.cloud.run_v2", "ExecutionsClient")
-    run_tasks = _GoogleClient("google.cloud.run_v2", "TasksClient")
+    # Cloud Run's five clients share one module.
+    run_services, run_revisions, run_jobs, run_executions, run_tasks = (
+        _GoogleClient("google.cloud.run_v2", client)
+        for client in ("ServicesClient", "RevisionsClient", "JobsClient", "ExecutionsClient", "TasksClient")
+    )
     resource_manager = _GoogleClient("google.cloud.resourcemanager_v3", "ProjectsClient")
     billing = _GoogleClient("google.cloud.billing_v1", "CloudBillingClient")
     service_usage = _GoogleClient("google.cloud.service_usage_v1", "ServiceUsageClient")

@@ -14,7 +14,7 @@ from typing import Any
 from deployer.config.job import JobConfig
 from deployer.gcp import GoogleCloud
 from deployer.gcp.bodies.run_job import JobSpec, job_body, job_differences, updated_job
-from deployer.plan import Action, Result, Step
+from deployer.plan import Action, Result, Step, attributes
 from deployer.reporter import Reporter
 from deployer.services.build import BuildResult, Placement, digest_of, planned_image
 from deployer.services.deployed import tag_deployed
@@ -34,7 +34,7 @@ class JobDeployResult(Result):
         return f"projects/{self.project}/locations/{self.region}/jobs/{self.job}"
 
     def fields(self) -> dict[str, Any]:
-        plain = {key: getattr(self, key) for key in ("job", "project", "region", "image", "digest")}
+        plain = attributes(self, "job", "project", "region", "image", "digest")
         return {**plain, "build": self.build.to_json() if self.build else None}
 
 

@@ -32,7 +32,7 @@ from deployer.gcp.bodies.run import (
 )
 from deployer.gcp.bodies.run_diff import field_changes
 from deployer.gcp.run import RevisionFailure, RunService
-from deployer.plan import Action, Result, Step
+from deployer.plan import Action, Result, Step, attributes
 from deployer.reporter import Reporter
 from deployer.services.build import BuildResult, Placement, digest_of, planned_image
 from deployer.services.deployed import tag_deployed
@@ -93,13 +93,7 @@ class DeployResult(Result):
 
     def fields(self) -> dict[str, Any]:
         return {
-            "service": self.service,
-            "project": self.project,
-            "region": self.region,
-            "url": self.url,
-            "image": self.image,
-            "digest": self.digest,
-            "revision": self.revision,
+            **attributes(self, "service", "project", "region", "url", "image", "digest", "revision"),
             "preview": bool(self.preview),
             "tag": self.preview or None,
             "build": self.build.to_json() if self.build else None,

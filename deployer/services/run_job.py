@@ -19,6 +19,7 @@ from deployer.config.job import JobConfig, sweep_fields
 from deployer.errors import BadInput
 from deployer.gcp import GoogleCloud
 from deployer.gcp.logging import LogLine, job_filter
+from deployer.plan import attributes
 from deployer.reporter import Reporter
 
 POLL_S = 2.0
@@ -54,16 +55,10 @@ class ExecutionOutcome:
         return self.status == "succeeded"
 
     def to_json(self) -> dict[str, Any]:
+        counts = attributes(self, "execution", "status", "task_count", "succeeded", "failed", "duration_s", "log_uri")
         return {
-            "execution": self.execution,
-            "status": self.status,
-            "task_count": self.task_count,
-            "succeeded": self.succeeded,
-            "failed": self.failed,
-            "duration_s": self.duration_s,
-            "log_uri": self.log_uri,
-            "point": self.point,
-            "skipped": self.skipped,
+            **counts,
+            **attributes(self, "point", "skipped"),
             "failed_tasks": [
                 {"index": f.index, "exit_code": f.exit_code, "message": f.message, "last_lines": f.last_lines}
                 for f in self.failures

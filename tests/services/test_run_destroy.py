@@ -72,6 +72,17 @@ def _invoke(world: EmulatorHandle, directory: Path, *args: str) -> Any:
     return CliRunner().invoke(app, [*args, "-C", str(directory)], env=env, catch_exceptions=False)
 
 
+def _destroy_sends_one_delete(world: EmulatorHandle, directory: Path, name: str, collection: str) -> None:
+    """``destroy NAME --yes`` deletes it with one DELETE and names the image it leaves."""
+    done = _invoke(world, directory, "destroy", name, "--yes")
+    assert done.exit_code == 0, done.stderr + done.stdout
+    assert f"Cloud Run {collection.removesuffix('s')} {name}: deleted" in done.stdout
+    assert f"left in Artifact Registry: {IMAGE}" in done.stdout
+    (delete,) = world.mutating_requests()
+    assert delete["method"] == "DELETE"
+    assert delete["path"].endswith(f"/{collection}/{name}")
+
+
 def _services(world: EmulatorHandle) -> set[str]:
     return set(world.state().get("run.services", {}))
 
@@ -96,12 +107,7 @@ def test_destroy_deletes_only_the_service_deployer_made(world: EmulatorHandle, t
     assert asked.exit_code == 2
     assert world.mutating_requests() == []
 
-    done = _invoke(world, tmp_path, "destroy", "api", "--yes")
-    assert done.exit_code == 0, done.stderr + done.stdout
-    assert f"left in Artifact Registry: {IMAGE}" in done.stdout
-    (delete,) = world.mutating_requests()
-    assert delete["method"] == "DELETE"
-    assert delete["path"].endswith("/services/api")
+    _destroy_sends_one_delete(world, tmp_path, "api", "services")
 
     after = world.state()
     assert set(after["run.services"]) == set(before["run.services"]) - {f"{PARENT}/services/api"}
@@ -156,13 +162,7 @@ def test_destroy_deletes_only_the_job_deployer_made(world: EmulatorHandle, tmp_p
     assert "Cloud Run job nightly was not created by deployer" in refused.stderr
     assert world.mutating_requests() == []
 
-    done = _invoke(world, tmp_path, "destroy", "train", "--yes")
-    assert done.exit_code == 0, done.stderr + done.stdout
-    assert "Cloud Run job train: deleted" in done.stdout
-    assert f"left in Artifact Registry: {IMAGE}" in done.stdout
-    (delete,) = world.mutating_requests()
-    assert delete["method"] == "DELETE"
-    assert delete["path"].endswith("/jobs/train")
+    _destroy_sends_one_delete(world, tmp_path, "train", "jobs")
 
     after = world.state()
     assert set(after["run.jobs"]) == set(before["run.jobs"]) - {f"{PARENT}/jobs/train"}

@@ -50,6 +50,16 @@ class DeployRequest:
         )
 
 
+class TableTarget:
+    """What every kind's target holds: the resolved config and the name of its table."""
+
+    default_image: str | None = None  # an image the table itself names, deployed as `deploy --image` would
+
+    def __init__(self, config: ResolvedConfig, name: str) -> None:
+        self.config = config
+        self.name = name
+
+
 class Target(Protocol[R]):
     """One [KIND.NAME] table of deployer.toml, as its kind deploys it."""
 
@@ -104,7 +114,7 @@ def planned_deploy(cloud: GoogleCloud, reporter: Reporter, target: Target[R], re
     An unchanged deploy so costs only the plan's reads. A planning read that Google refuses runs the checks too: a
     project that is not ready stops with doctor's findings and fixes, not the refusal alone.
     """
-    default_image = getattr(target, "default_image", None)
+    default_image = getattr(target, "default_image", None)  # a TableTarget's
     if request.image is None and default_image:
         request = replace(request, image=default_image)
     target.check(request)

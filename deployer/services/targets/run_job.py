@@ -11,16 +11,15 @@ from deployer.reporter import Reporter
 from deployer.services.build import BuildInputs
 from deployer.services.deploy_job import JobDeployer, JobDeployResult
 from deployer.services.predeploy import ReadyToDeploy
-from deployer.services.targets.base import DeployRequest, placement
+from deployer.services.targets.base import DeployRequest, TableTarget, placement
 
 
-class RunJobTarget:
+class RunJobTarget(TableTarget):
     label = "Job"
     lint_target = "run"
 
     def __init__(self, config: ResolvedConfig, name: str) -> None:
-        self.config = config
-        self.name = name
+        super().__init__(config, name)
         self.job = config.jobs[name]
         # A job configured with an image is deployed from it, as `deploy --image` would.
         self.default_image = self.job.image or None

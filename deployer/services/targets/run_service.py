@@ -14,23 +14,22 @@ from deployer.services.deploy_run import (
     check_traffic_flags,
 )
 from deployer.services.run_gpu import check_gpu_region
-from deployer.services.targets.base import DeployRequest, placement
+from deployer.services.targets.base import DeployRequest, TableTarget, placement
 
 if TYPE_CHECKING:
-    from deployer.config import ResolvedConfig
+    from deployer.config import ServiceConfig
     from deployer.gcp import GoogleCloud
     from deployer.reporter import Reporter
     from deployer.services.predeploy import ReadyToDeploy
 
 
-class RunServiceTarget:
+class RunServiceTarget(TableTarget):
     label = "Service"
     lint_target = "run"
 
-    def __init__(self, config: ResolvedConfig, name: str) -> None:
-        self.config = config
-        self.name = name
-        self.service = config.services[name]
+    @property
+    def service(self) -> ServiceConfig:
+        return self.config.services[self.name]
 
     def check(self, request: DeployRequest) -> None:
         check_gpu_region(self.config, self.name, self.service)

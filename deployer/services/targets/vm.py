@@ -8,23 +8,22 @@ from typing import TYPE_CHECKING
 from deployer.errors import BadInput
 from deployer.services.build import BuildInputs
 from deployer.services.deploy_vm import VmDeployer, VmDeployResult, shape_text
-from deployer.services.targets.base import DeployRequest, placement
+from deployer.services.targets.base import DeployRequest, TableTarget, placement
 
 if TYPE_CHECKING:
-    from deployer.config import ResolvedConfig
+    from deployer.config.vm import VmConfig
     from deployer.gcp import GoogleCloud
     from deployer.reporter import Reporter
     from deployer.services.predeploy import ReadyToDeploy
 
 
-class VmTarget:
+class VmTarget(TableTarget):
     label = "VM"
     lint_target = "vm"
 
-    def __init__(self, config: ResolvedConfig, name: str) -> None:
-        self.config = config
-        self.name = name
-        self.vm = config.vms[name]
+    @property
+    def vm(self) -> VmConfig:
+        return self.config.vms[self.name]
 
     def check(self, request: DeployRequest) -> None:
         for flag, given in (

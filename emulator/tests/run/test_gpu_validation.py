@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import requests
 from google.api_core import exceptions as gexc
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import cloudquotas_v1
@@ -151,7 +152,7 @@ def test_a_scenario_seeds_a_projects_quotas_and_reading_them_needs_permission(st
                 {
                     "id": "seeded-gpu",
                     "iam": {"roles/owner": ["user:alice@example.com"], "roles/run.developer": ["user:bob@example.com"]},
-                    "services": ["cloudquotas.googleapis.com", "run.googleapis.com"],
+                    "services": ["cloudquotas.googleapis.com", "run.googleapis.com", "iam.googleapis.com"],
                     "quotas": {"NvidiaL4GpuAllocPerProjectRegion": {"europe-west4": 3}},
                 }
             ]
@@ -167,7 +168,26 @@ def test_a_scenario_seeds_a_projects_quotas_and_reading_them_needs_permission(st
             credentials=caller_credentials(member), transport="rest", client_options=options
         )
 
-    info = client("user:alice@example.com").get_quota_info(name=name)
+    # gcp-roles.json keeps only the permissions of the APIs it was filtered to (its _about), and cloudquotas is not
+    # one of them: the reader's access comes from a custom role that holds the permission, made as Google makes one.
+    from google.cloud import resourcemanager_v3
+
+    owner = caller_credentials("user:alice@example.com")
+    made = requests.post(
+        f"{handle.url}/v1/projects/seeded-gpu/roles",
+        json={"roleId": "quotaReader", "role": {"includedPermissions": ["cloudquotas.quotas.get"]}},
+        headers={"Authorization": f"Bearer {owner.token}"},
+        timeout=10,
+    )
+    assert made.status_code == 200, made.text
+    projects = resourcemanager_v3.ProjectsClient(
+        credentials=owner, transport="rest", client_options={"api_endpoint": handle.url}
+    )
+    policy = projects.get_iam_policy(resource="projects/seeded-gpu")
+    policy.bindings.add(role="projects/seeded-gpu/roles/quotaReader", members=["user:carol@example.com"])
+    projects.set_iam_policy(request={"resource": "projects/seeded-gpu", "policy": policy})
+
+    info = client("user:carol@example.com").get_quota_info(name=name)
     values = {i.dimensions.get("region", "*"): i.details.value for i in info.dimensions_infos}
     assert values == {"europe-west4": 3, "*": 0}
     with pytest.raises(gexc.Forbidden):
