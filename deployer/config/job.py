@@ -30,6 +30,7 @@ from deployer.config.checks import (
     quoted,
     secret_env_problems,
 )
+from deployer.config.run_gpu import RunGpu, run_gpu_problems
 from deployer.config.service import MAX_SERVICE_NAME, Cpu, EnvName, Memory, _check_service_name
 
 # Google's execution names are JOB-xxxxx and must stay a DNS label; services' 49-character rule keeps that true.
@@ -108,6 +109,13 @@ class JobConfig(BaseModel):
     service_account: ServiceAccountEmail = ""
     # How a sweep point becomes arguments: ["--lr", "{lr}"]; without it each swept value goes in as env (LR=0.1).
     sweep_args: SweepArgs = ()
+    gpu: RunGpu | None = None
+
+    @property
+    def most_tasks_at_once(self) -> int:
+        """Tasks (so GPU instances) one execution may run at once: parallelism, or every task when it is 0 ("as many
+        as Cloud Run can", ExecutionTemplate.parallelism): the conservative bound a GPU quota must cover."""
+        return self.parallelism or self.tasks
 
     @model_validator(mode="after")
     def _check_combinations(self) -> JobConfig:
@@ -117,6 +125,8 @@ class JobConfig(BaseModel):
                 f"parallelism = {self.parallelism} is more than tasks = {self.tasks}; parallelism is at most tasks "
                 "(or 0: as many at once as Cloud Run can)"
             )
+        cpu, memory, gpu, timeout_s = self.cpu, self.memory, self.gpu, self.timeout
+        problems += run_gpu_problems(cpu=cpu, memory=memory, gpu=gpu, region=None, kind="job", timeout_s=timeout_s)
         if problems:
             raise ValueError("\n".join(problems))
         return self

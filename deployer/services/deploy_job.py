@@ -44,7 +44,11 @@ _SAME_NAMES = ("cpu", "memory", "tasks", "parallelism", "max_retries", "service_
 def job_spec(config: JobConfig, image: str) -> JobSpec:
     same = {key: getattr(config, key) for key in _SAME_NAMES}
     env, args, command = tuple(sorted(config.env.items())), tuple(config.args), tuple(config.command)
-    return JobSpec(image=image, env=env, timeout_s=config.timeout, args=args, command=command, **same)
+    gpu_type, zonal = (config.gpu.type, config.gpu.zonal_redundancy) if config.gpu else ("", True)
+    return JobSpec(
+        image=image, env=env, timeout_s=config.timeout, args=args, command=command, gpu_type=gpu_type,
+        gpu_zonal_redundancy=zonal, **same
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from deployer.services.bootstrap import BUDGETS_API, needed_apis
 
 if TYPE_CHECKING:
     from deployer.config import ResolvedConfig
+    from deployer.config.job import JobConfig
     from deployer.config.service import ServiceConfig
     from deployer.config.vm import VmConfig
 
@@ -92,6 +93,7 @@ class _Target:
     vm: VmConfig | None = None
     ports: bool = False
     service: ServiceConfig | None = None
+    job: JobConfig | None = None
 
     @property
     def options(self) -> tuple[str, ...]:
@@ -110,7 +112,7 @@ def _targets(config: ResolvedConfig, only: str | None = None) -> list[_Target]:
     for name, vm in sorted(config.vms.items()):
         found.append(_Target(name, "vm", False, vm.service_account, vm, bool(vm.ports)))
     for name, job in sorted(config.jobs.items()):
-        found.append(_Target(name, "job", False, job.service_account))
+        found.append(_Target(name, "job", False, job.service_account, job=job))
     if only is not None:
         found = [t for t in found if t.name == only]
     return found
@@ -386,18 +388,18 @@ class Doctor:
         from deployer.services.run_gpu import quota_findings
 
         for target in targets:
-            service = target.service
-            if service is None or service.gpu is None or region is None:
+            # A job's GPU tasks run as instances; Google documents no job-specific GPU quota rule, so the bound is
+            # the most tasks one execution runs at once (parallelism, "allowed by quota" per configuring/parallelism).
+            workload = target.service or target.job
+            if workload is None or workload.gpu is None or region is None:
                 continue
-            found = quota_findings(
-                self._cloud,
-                self.project,
-                region,
-                service.max_instances,
-                service.cpu,
-                service.memory,
-                service.gpu,
+            count, bound = (
+                (target.job.most_tasks_at_once, "parallelism")
+                if target.job
+                else (workload.max_instances, "max_instances")  # type: ignore[union-attr]
             )
+            shape = (workload.cpu, workload.memory, workload.gpu)
+            found = quota_findings(self._cloud, self.project, region, count, *shape, bound=bound)
             self.report.findings += [Finding(f"gpu {target.name}", Severity(f.severity), f.found, f.fix) for f in found]
 
     def _check_vm_gpu(self, name: str, vm: VmConfig, region: str | None, enabled: set[str]) -> None:

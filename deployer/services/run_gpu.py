@@ -26,6 +26,7 @@ from deployer.errors import BadInput, DeployerError
 
 if TYPE_CHECKING:
     from deployer.config import ResolvedConfig, ServiceConfig
+    from deployer.config.job import JobConfig
     from deployer.gcp import GoogleCloud
 
 
@@ -50,32 +51,35 @@ def run_gpu_spec(config: ServiceConfig) -> dict[str, Any]:
     }
 
 
-def check_gpu_region(config: ResolvedConfig, name: str, service: ServiceConfig) -> None:
-    """BadInput (exit 2, nothing sent) when the resolved region does not offer the service's GPU."""
-    if service.gpu is None or config.region.value is None:
+def check_gpu_region(config: ResolvedConfig, name: str, target: ServiceConfig | JobConfig) -> None:
+    """BadInput (exit 2, nothing sent) when the resolved region does not offer the service's or job's GPU."""
+    if target.gpu is None or config.region.value is None:
         return
-    problems = run_gpu_problems(
-        cpu=service.cpu,
-        memory=service.memory,
-        gpu=service.gpu,
-        region=config.region.value,
-        kind="service",
-        max_instances=service.max_instances,
-        zonal_redundancy=service.gpu.zonal_redundancy,
-    )
+    table, kind = ("jobs", "job") if hasattr(target, "most_tasks_at_once") else ("services", "service")
+    shape = {"cpu": target.cpu, "memory": target.memory, "gpu": target.gpu, "region": config.region.value}
+    timeout = target.timeout if kind == "job" else None  # a service's timeout is per request, not per task
+    problems = run_gpu_problems(**shape, kind=kind, timeout_s=timeout)  # type: ignore[arg-type]
     if problems:
         where = str(config.config_file.name) if config.config_file else "the configuration"
         raise BadInput(
-            "\n".join(f"{where}: services.{name}: {line} (region from {config.region.source})" for line in problems),
+            "\n".join(f"{where}: {table}.{name}: {line} (region from {config.region.source})" for line in problems),
             "choose a region that offers the GPU, or another gpu.type",
         )
 
 
 def quota_findings(
-    cloud: GoogleCloud, project: str, region: str, max_instances: int, cpu: str, memory: str, gpu: RunGpu
+    cloud: GoogleCloud,
+    project: str,
+    region: str,
+    max_instances: int,
+    cpu: str,
+    memory: str,
+    gpu: RunGpu,
+    bound: str = "max_instances",
 ) -> list[QuotaFinding]:
     """The GPU quota for this region and mode covers ``max_instances`` GPUs, and max_instances x the instance's CPU
-    and memory fit the regional CPU and memory quotas; a finding each (an error with the quota page to ask on)."""
+    and memory fit the regional CPU and memory quotas; a finding each (an error with the quota page to ask on).
+    ``bound`` names what sets the count: a job's is its tasks at once (JobConfig.most_tasks_at_once)."""
     offered = run_gpu_problems(cpu=cpu, memory=memory, gpu=gpu, region=region, kind="service")
     if offered:
         return [QuotaFinding("error", line, "choose a region that offers the GPU") for line in offered]
@@ -105,17 +109,17 @@ def quota_findings(
         if 0 <= value < needed:
             first = " (new projects start at 0)" if quota_id == gpu_quota else ""
             fits = value * max_instances // needed if needed else 0
-            fewer = f"; or lower max_instances to {fits}" if fits else ""
+            fewer = f"; or lower {bound} to {fits}" if fits else ""
             findings.append(
                 QuotaFinding(
                     "error",
-                    f"Cloud Run quota {quota_id} in {region} is {value}{first}; max_instances = {max_instances} "
+                    f"Cloud Run quota {quota_id} in {region} is {value}{first}; {bound} = {max_instances} "
                     f"needs {needed} ({what})",
                     f"request a quota increase for {quota_id} in {region}: "
                     f"{quota_console_url(project, quota_id)}{fewer}",
                 )
             )
     if not any(f.severity == "error" for f in findings):
-        covered = f"{gpu.type} in {region} ({mode}): quota covers max_instances = {max_instances}"
+        covered = f"{gpu.type} in {region} ({mode}): quota covers {bound} = {max_instances}"
         findings.append(QuotaFinding("ok", covered))
     return findings

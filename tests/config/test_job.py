@@ -58,3 +58,35 @@ def test_a_job_is_a_target_and_names_are_unique(project: Path) -> None:
     with pytest.raises(BadInput) as caught:
         load_config(project, environ={})
     assert "unique across [services], [vms] and [jobs]" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("table", "fragment"),
+    [
+        ({"cpu": "2", "memory": "8Gi", "gpu": {"type": "nvidia-l4"}}, 'needs at least cpu = "4" and memory = "16Gi"'),
+        ({"cpu": "4", "memory": "16Gi", "gpu": {"type": "nvidia-l4", "count": 2}}, "gpu.count = 2"),
+        ({"cpu": "20", "memory": "32Gi", "gpu": {"type": "nvidia-rtx-pro-6000"}}, 'memory = "80Gi"'),
+        ({"cpu": "4", "memory": "16Gi", "gpu": {"type": "nvidia-l4"}, "timeout": "2h"}, "at most 3600s (1h)"),
+        ({"gpu": {"type": "nvidia-t4"}}, "nvidia-l4"),
+    ],
+    ids=["l4-with-2-vcpu", "two-gpus", "rtx-pro-6000-with-32gi", "task-over-1h", "unknown-type"],
+)
+def test_bad_gpu_job_shapes_say_the_fix(table: dict[str, object], fragment: str) -> None:
+    assert fragment in " ".join(e["msg"] for e in _errors(JobConfig, table))
+
+
+def test_a_gpu_job_fits_and_its_quota_bound_is_its_tasks_at_once() -> None:
+    job = JobConfig.model_validate({"cpu": 4, "memory": "16Gi", "gpu": {"type": "nvidia-l4"}, "timeout": "1h"})
+    assert job.gpu is not None
+    assert job.gpu.type == "nvidia-l4"
+    assert job.most_tasks_at_once == 1
+    assert JobConfig.model_validate({"tasks": 8, "parallelism": 3}).most_tasks_at_once == 3
+    assert JobConfig.model_validate({"tasks": 8}).most_tasks_at_once == 8  # 0: as many as Cloud Run can
+
+
+def test_a_bad_gpu_job_exits_2_naming_file_and_field(project: Path) -> None:
+    (project / "deployer.toml").write_text('[jobs.train]\ncpu = "2"\nmemory = "8Gi"\ngpu = { type = "nvidia-l4" }\n')
+    with pytest.raises(BadInput) as caught:
+        load_config(project, environ={})
+    assert caught.value.exit_code == 2
+    assert 'deployer.toml: jobs.train: gpu.type = "nvidia-l4" needs at least cpu = "4"' in caught.value.message

@@ -50,6 +50,17 @@ GPU_LIMIT = "nvidia.com/gpu"
 STARTUP_PROBE_PERIOD_S = 10
 
 
+def gpu_fields(container: dict[str, Any], gpu_type: str, zonal_redundancy: bool) -> dict[str, Any]:
+    """Attach one GPU to ``container`` (its ``resources.limits``) and return the template fields that pick the
+    accelerator: RevisionTemplate and TaskTemplate both carry node_selector (NodeSelector.accelerator) and
+    gpu_zonal_redundancy_disabled, as run_v2's types name them (camelCase on the wire); {} without a GPU."""
+    if not gpu_type:
+        return {}
+    # k8s.min.proto ResourceRequirements.limits: "The only supported 'nvidia.com/gpu' value is '1'".
+    container["resources"]["limits"][GPU_LIMIT] = "1"
+    return {"nodeSelector": {"accelerator": gpu_type}, "gpuZonalRedundancyDisabled": not zonal_redundancy}
+
+
 def _startup_probe(spec: ServiceSpec) -> dict[str, Any]:
     """A TCP startup probe on the port that waits ``startup_timeout_s``: Google's default (one check, 240 s) would
     kill a revision whose model takes minutes to load."""
@@ -77,20 +88,10 @@ def service_body(spec: ServiceSpec) -> dict[str, Any]:
         "ports": [{"containerPort": spec.port}],
         "resources": {"limits": {"cpu": spec.cpu, "memory": spec.memory}, "cpuIdle": True},
     }
-    gpu: dict[str, Any] = {}
+    gpu = gpu_fields(container, spec.gpu_type, spec.gpu_zonal_redundancy)
     if spec.gpu_type:
-        # One GPU, and instance-based billing, which Cloud Run requires with a GPU (k8s.min.proto
-        # ResourceRequirements.limits: "The only supported 'nvidia.com/gpu' value is '1'"; services/gpu page).
-        container["resources"] = {
-            "limits": {"cpu": spec.cpu, "memory": spec.memory, GPU_LIMIT: "1"},
-            "cpuIdle": False,
-        }
-        # RevisionTemplate.node_selector (NodeSelector.accelerator) and gpu_zonal_redundancy_disabled, as run_v2's
-        # types name them (camelCase on the wire).
-        gpu = {
-            "nodeSelector": {"accelerator": spec.gpu_type},
-            "gpuZonalRedundancyDisabled": not spec.gpu_zonal_redundancy,
-        }
+        # Instance-based billing, which Cloud Run requires of a GPU service (services/gpu page).
+        container["resources"]["cpuIdle"] = False
     if spec.startup_timeout_s is not None:
         container["startupProbe"] = _startup_probe(spec)
     template: dict[str, Any] = {

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from deployer.gcp.bodies.labels import managed_by_label
-from deployer.gcp.bodies.run import owned_differences
+from deployer.gcp.bodies.run import gpu_fields, owned_differences
 
 # Fields Google sets on a Job; left out of what is sent back.
 _OUTPUT_ONLY = (
@@ -37,6 +37,11 @@ class JobSpec:
     service_account: str = ""
     args: tuple[str, ...] = ()
     command: tuple[str, ...] = ()
+    gpu_type: str = ""  # a Cloud Run accelerator, e.g. "nvidia-l4"; "" for none
+    gpu_zonal_redundancy: bool = True
+
+
+_GPU_KEYS = ("nodeSelector", "gpuZonalRedundancyDisabled")
 
 
 def job_body(spec: JobSpec) -> dict[str, Any]:
@@ -54,6 +59,7 @@ def job_body(spec: JobSpec) -> dict[str, Any]:
         "containers": [container],
         "maxRetries": spec.max_retries,
         "timeout": f"{spec.timeout_s}s",
+        **gpu_fields(container, spec.gpu_type, spec.gpu_zonal_redundancy),
     }
     execution = {"taskCount": spec.tasks, "parallelism": spec.parallelism, "template": task}
     return {"labels": managed_by_label(), "template": execution}
@@ -61,7 +67,10 @@ def job_body(spec: JobSpec) -> dict[str, Any]:
 
 def job_differences(desired: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """The owned paths where the live job differs from ``desired``."""
-    return owned_differences(desired, current)
+    changed = owned_differences(desired, current)
+    want, have = desired["template"]["template"], ((current.get("template") or {}).get("template") or {})
+    # A GPU taken out of the config: the fields desired no longer sets are still on the job.
+    return changed + [f"template.template.{key}" for key in _GPU_KEYS if key in have and key not in want]
 
 
 def updated_job(current: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
@@ -80,6 +89,9 @@ def updated_job(current: dict[str, Any], desired: dict[str, Any]) -> dict[str, A
             task["containers"] = containers
         else:
             task[key] = value
+    for key in _GPU_KEYS:
+        if key not in want["template"]:
+            task.pop(key, None)
     execution["template"] = task
     body["template"] = execution
     return body

@@ -11,6 +11,7 @@ from deployer.reporter import Reporter
 from deployer.services.build import BuildInputs
 from deployer.services.deploy_job import JobDeployer, JobDeployResult
 from deployer.services.predeploy import ReadyToDeploy
+from deployer.services.run_gpu import check_gpu_region
 from deployer.services.targets.base import DeployRequest, TableTarget, placement
 
 
@@ -29,6 +30,7 @@ class RunJobTarget(TableTarget):
             raise BadInput(
                 f"--preview is for Cloud Run services; {self.name} is a [jobs] target", "deploy it without --preview"
             )
+        check_gpu_region(self.config, self.name, self.job)
 
     def build_inputs(self, request: DeployRequest) -> BuildInputs:
         return request.build_inputs(self.config, self.name, self.job)

@@ -19,7 +19,7 @@ from deployer_emulator.errors import ApiError, already_exists, not_found
 from deployer_emulator.protos import parse, to_json
 from deployer_emulator.run.base import _check_query, _done_operation, _duration_s, _etag, _violation
 from deployer_emulator.run.executions import DELETE_QUERY, EXECUTION_TYPE, EXECUTIONS, Executions
-from deployer_emulator.run.validation import _normalize_container
+from deployer_emulator.run.validation import _normalize_container, check_gpu_template
 
 JOB_TYPE = "type.googleapis.com/google.cloud.run.v2.Job"
 JOBS = "run.jobs"  # job name -> Job REST JSON
@@ -28,6 +28,7 @@ _JOB_ID_RE = re.compile(r"[a-z]([a-z0-9-]{0,47}[a-z0-9])?")
 MAX_TASKS = 10_000
 MAX_RETRIES = 10
 MAX_TIMEOUT_S = 168 * 3600
+GPU_MAX_TIMEOUT_S = 3600
 # Set by Cloud Run in every job container (https://cloud.google.com/run/docs/container-contract#jobs-env-vars).
 RESERVED_JOB_ENV = (
     "CLOUD_RUN_JOB",
@@ -50,7 +51,7 @@ def _job_missing(project: str, location: str, job: str) -> ApiError:
     return not_found(f"Resource '{job}' of kind 'JOB' in region '{location}' in project '{project}' does not exist.")
 
 
-def normalize_job(spec: dict[str, Any], path: str, project_number: str) -> dict[str, Any]:
+def normalize_job(spec: dict[str, Any], path: str, project_number: str, location: str | None = None) -> dict[str, Any]:
     """A Job's desired state, checked, with Google's defaults filled in; ``path`` like ``CreateJobRequest.job``."""
     desired = {k: copy.deepcopy(v) for k, v in spec.items() if k not in _JOB_OUTPUT_ONLY}
     if desired.get("launchStage", "LAUNCH_STAGE_UNSPECIFIED") == "LAUNCH_STAGE_UNSPECIFIED":
@@ -70,12 +71,14 @@ def normalize_job(spec: dict[str, Any], path: str, project_number: str) -> dict[
     task = execution.get("template")
     if not task:
         raise _violation(f"{path}.template.template", "required field not present.")
-    execution["template"] = normalize_task_template(dict(task), f"{path}.template.template", project_number)
+    execution["template"] = normalize_task_template(dict(task), f"{path}.template.template", project_number, location)
     desired["template"] = execution
     return desired
 
 
-def normalize_task_template(task: dict[str, Any], path: str, project_number: str) -> dict[str, Any]:
+def normalize_task_template(
+    task: dict[str, Any], path: str, project_number: str, location: str | None = None
+) -> dict[str, Any]:
     containers = task.get("containers") or []
     if not containers:
         raise _violation(f"{path}.containers", "required field not present.")
@@ -84,9 +87,15 @@ def normalize_task_template(task: dict[str, Any], path: str, project_number: str
         names = ", ".join(sorted(given.intersection(RESERVED_JOB_ENV)))
         # The wording Cloud Run uses for the services' reserved names (validation.py), with the jobs' names.
         raise _violation(f"{path}.containers.env", f"The following reserved env names were provided: {names}.")
+    accelerator = (task.get("nodeSelector") or {}).get("accelerator", "")
     for index, container in enumerate(containers):
-        containers[index], _ = _normalize_container(container, f"{path}.containers[{index}]", False)
+        containers[index], _ = _normalize_container(container, f"{path}.containers[{index}]", False, accelerator)
     task["containers"] = containers
+    # TaskTemplate carries node_selector (11) and gpu_zonal_redundancy_disabled (12) as RevisionTemplate does.
+    check_gpu_template(task, path, region=location, kind="job")
+    if task.get("nodeSelector") and _duration_s(task.get("timeout", "600s")) > GPU_MAX_TIMEOUT_S:
+        # "For tasks using GPUs, the maximum available timeout is 1 hour" (configuring/task-timeout); wording ours.
+        raise _violation(f"{path}.timeout", f"must be at most {GPU_MAX_TIMEOUT_S}s for a task with a GPU.")
     retries = task.setdefault("maxRetries", 3)  # "Defaults to 3" (TaskTemplate.max_retries)
     if not 0 <= int(retries) <= MAX_RETRIES:
         raise _violation(f"{path}.max_retries", f"must be between 0 and {MAX_RETRIES}.")  # unconfirmed wording
@@ -138,7 +147,7 @@ class Jobs(Executions):
     def _create_job(
         self, req: Request, project: str, location: str, job_id: str, spec: dict[str, Any], request: str
     ) -> dict[str, Any]:
-        desired = normalize_job(spec, f"{request}.job", self.emulator.project_number(project))
+        desired = normalize_job(spec, f"{request}.job", self.emulator.project_number(project), location)
         self._authorize_job_act_as(req, project, desired)
         name = f"projects/{project}/locations/{location}/jobs/{job_id}"
         now = now_rfc3339()
@@ -191,7 +200,7 @@ class Jobs(Executions):
                 raise _job_missing(project, location, job)
             # allow_missing: "if the Job does not exist, it will create a new one" (UpdateJobRequest).
             return self._create_job(req, project, location, job, spec, "UpdateJobRequest")
-        desired = normalize_job(spec, "UpdateJobRequest.job", self.emulator.project_number(project))
+        desired = normalize_job(spec, "UpdateJobRequest.job", self.emulator.project_number(project), location)
         self._authorize_job_act_as(req, project, desired)
         with self.emulator.mutation():
             current = self._table(JOBS).get(name)
@@ -269,7 +278,7 @@ class Jobs(Executions):
         if overrides.get("timeout"):
             task["timeout"] = overrides["timeout"]
         execution_template["template"] = normalize_task_template(
-            task, "RunJobRequest.overrides", self.emulator.project_number(project)
+            task, "RunJobRequest.overrides", self.emulator.project_number(project), location
         )
         if req.flag("validateOnly") or body.get("validateOnly"):
             return _done_operation(self._operation_name(project, location), EXECUTION_TYPE, {"job": job})

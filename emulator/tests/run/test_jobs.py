@@ -143,3 +143,51 @@ def test_parallelism_retries_and_cancel(engine_emulator: EmulatorHandle) -> None
     cancelled = wait(executions, running)
     assert cancelled.cancelled_count == 1
     assert cancelled.conditions[0].execution_reason == run_v2.Condition.ExecutionReason.CANCELLED
+
+
+def gpu_job(accelerator: str, limits: dict[str, str], **task: Any) -> run_v2.Job:
+    container = run_v2.Container(image=PUBLIC_IMAGE, resources=run_v2.ResourceRequirements(limits=limits))
+    selector = run_v2.NodeSelector(accelerator=accelerator)
+    template = run_v2.TaskTemplate(containers=[container], node_selector=selector, **task)
+    return run_v2.Job(template=run_v2.ExecutionTemplate(template=template))
+
+
+L4_TASK = {"cpu": "4", "memory": "16Gi", "nvidia.com/gpu": "1"}
+
+
+@pytest.mark.parametrize(
+    ("accelerator", "limits", "task", "fragment"),
+    [
+        ("nvidia-l4", {**L4_TASK, "cpu": "2", "memory": "8Gi"}, {}, "nvidia-l4"),
+        ("nvidia-l4", {**L4_TASK, "nvidia.com/gpu": "2"}, {}, "nvidia.com/gpu must be 1"),
+        ("nvidia-t4", L4_TASK, {}, "unsupported accelerator 'nvidia-t4'"),
+        ("nvidia-rtx-pro-6000", {"cpu": "20", "memory": "32Gi", "nvidia.com/gpu": "1"}, {}, "nvidia-rtx-pro-6000"),
+        ("nvidia-l4", L4_TASK, {"timeout": "5400s"}, "at most 3600s for a task with a GPU"),
+    ],
+    ids=["l4-with-2-vcpu", "two-gpus", "unknown-accelerator", "rtx-pro-6000-with-32gi", "task-over-1h"],
+)
+def test_bad_gpu_task_templates_are_refused(
+    emulator: EmulatorHandle, accelerator: str, limits: dict[str, str], task: dict[str, Any], fragment: str
+) -> None:
+    jobs, _, _ = clients(emulator.url)
+    with pytest.raises(gexc.BadRequest) as caught:
+        jobs.create_job(parent=PARENT, job_id="bad-gpu", job=gpu_job(accelerator, limits, **task)).result()
+    assert fragment in str(caught.value)
+
+
+def test_a_region_without_the_gpu_refuses_the_job_and_a_fitting_one_keeps_the_fields(emulator: EmulatorHandle) -> None:
+    jobs, _, _ = clients(emulator.url)
+    with pytest.raises(gexc.BadRequest) as caught:
+        jobs.create_job(
+            parent=f"projects/{PROJECT}/locations/europe-north1", job_id="no-l4", job=gpu_job("nvidia-l4", L4_TASK)
+        ).result()
+    assert "not supported in region europe-north1" in str(caught.value)
+
+    created = jobs.create_job(
+        parent=f"projects/{PROJECT}/locations/europe-west4",
+        job_id="l4",
+        job=gpu_job("nvidia-l4", L4_TASK, gpu_zonal_redundancy_disabled=True),
+    ).result()
+    task = created.template.template
+    assert (task.node_selector.accelerator, task.gpu_zonal_redundancy_disabled) == ("nvidia-l4", True)
+    assert dict(task.containers[0].resources.limits)["nvidia.com/gpu"] == "1"
