@@ -67,16 +67,25 @@ def test_ctrl_c_while_the_service_deploys_names_that_step_and_a_rerun_finishes(
     assert f"POST /v1/projects/{project}/locations/{REGION}/builds" not in sent
 
 
+def _interrupted_json_deploy(
+    emulator: EmulatorHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, method: str
+) -> dict[str, Any]:
+    """``deploy --json`` of a new app, Ctrl-C when the adapter's ``method`` is called: the error document."""
+    directory = tmp_path / "app"
+    make_project(directory)
+    interrupt_at(monkeypatch, method)
+    emulator.mark()
+    result = invoke(emulator, "deploy", "-C", str(directory), "--json")
+    assert result.exit_code == 130
+    error: dict[str, Any] = json.loads(result.stdout)["error"]
+    assert error["exit_code"] == 130
+    return error
+
+
 def test_ctrl_c_under_json_lists_the_running_done_and_left_steps(
     emulator: EmulatorHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    directory = tmp_path / "app"
-    make_project(directory)
-    interrupt_at(monkeypatch, "create_service")
-    result = invoke(emulator, "deploy", "-C", str(directory), "--json")
-    assert result.exit_code == 130
-    error = json.loads(result.stdout)["error"]
-    assert error["exit_code"] == 130
+    error = _interrupted_json_deploy(emulator, tmp_path, monkeypatch, "create_service")
     assert error["changes_started"] is True
     assert error["running"]["summary"].startswith("create Cloud Run service api")
     assert [step["action"] for step in error["done"]] == ["create", "upload", "create", "build"]
@@ -86,13 +95,7 @@ def test_ctrl_c_under_json_lists_the_running_done_and_left_steps(
 def test_ctrl_c_while_planning_says_nothing_was_changed(
     emulator: EmulatorHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    directory = tmp_path / "app"
-    make_project(directory)
-    interrupt_at(monkeypatch, "get_service")
-    emulator.mark()
-    result = invoke(emulator, "deploy", "-C", str(directory), "--json")
-    assert result.exit_code == 130
+    error = _interrupted_json_deploy(emulator, tmp_path, monkeypatch, "get_service")
     assert emulator.mutating_requests() == []
-    error = json.loads(result.stdout)["error"]
     assert error["message"] == "interrupted before any change was made"
     assert error["changes_started"] is False

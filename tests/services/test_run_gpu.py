@@ -20,24 +20,42 @@ from tests.cli.test_deploy_cmd import invoke, make_project
 L4_SHAPE = 'cpu = "4"\nmemory = "16Gi"\ngpu = { type = "nvidia-l4" }\nmax_instances = 2\n'
 
 
+# The shapes Cloud Run refuses on a service and on a job alike: (table lines, region flag, what the error says).
+L4_2_VCPU = 'cpu = "2"\nmemory = "8Gi"\ngpu = { type = "nvidia-l4" }\n'
+TWO_L4 = 'cpu = "4"\nmemory = "16Gi"\ngpu = { type = "nvidia-l4", count = 2 }\n'
+RTX_32GI = 'cpu = "20"\nmemory = "32Gi"\ngpu = { type = "nvidia-rtx-pro-6000" }\n'
+BAD_GPU_SHAPES = [
+    pytest.param(L4_2_VCPU, None, 'needs at least cpu = "4"', id="l4-with-2-vcpu"),
+    pytest.param(TWO_L4, None, "gpu.count = 2", id="two-gpus"),
+    pytest.param(RTX_32GI, None, 'memory = "80Gi"', id="rtx-pro-6000-with-32gi"),
+]
+
+
 @pytest.mark.parametrize(
     ("extra", "region", "fragment"),
     [
-        ('cpu = "2"\nmemory = "8Gi"\ngpu = { type = "nvidia-l4" }\n', None, 'needs at least cpu = "4"'),
-        ('cpu = "4"\nmemory = "16Gi"\ngpu = { type = "nvidia-l4", count = 2 }\n', None, "gpu.count = 2"),
-        (L4_SHAPE, "europe-north1", 'region "europe-north1" does not offer gpu.type = "nvidia-l4"'),
-        ('cpu = "20"\nmemory = "32Gi"\ngpu = { type = "nvidia-rtx-pro-6000" }\n', None, 'memory = "80Gi"'),
+        *BAD_GPU_SHAPES,
+        pytest.param(
+            L4_SHAPE,
+            "europe-north1",
+            'region "europe-north1" does not offer gpu.type = "nvidia-l4"',
+            id="region-without-the-gpu",
+        ),
     ],
-    ids=["l4-with-2-vcpu", "two-gpus", "region-without-the-gpu", "rtx-pro-6000-with-32gi"],
 )
 def test_bad_gpu_shapes_exit_2_before_any_mutating_request(
     emulator: EmulatorHandle, tmp_path: Path, extra: str, region: str | None, fragment: str
 ) -> None:
     make_project(tmp_path / "app", extra=extra)
+    assert_refused_before_sending(emulator, tmp_path / "app", region, fragment)
+
+
+def assert_refused_before_sending(
+    emulator: EmulatorHandle, directory: Path, region: str | None, fragment: str, *names: str
+) -> None:
+    """``deploy [NAMES]`` exits 2 naming deployer.toml and ``fragment``, with no mutating request sent."""
     emulator.mark()
-
-    result = invoke(emulator, "deploy", "-C", str(tmp_path / "app"), *(["--region", region] if region else []))
-
+    result = invoke(emulator, "deploy", *names, "-C", str(directory), *(["--region", region] if region else []))
     assert result.exit_code == 2, result.output
     assert fragment in result.output
     assert "deployer.toml" in result.output

@@ -14,7 +14,7 @@ from google.cloud import run_v2
 
 from deployer_emulator.testing import EmulatorHandle
 from tests.cli.test_deploy_cmd import invoke
-from tests.services.test_run_gpu import L4_SHAPE
+from tests.services.test_run_gpu import BAD_GPU_SHAPES, L4_SHAPE, assert_refused_before_sending
 
 IMAGE = "us-docker.pkg.dev/cloudrun/container/job:latest"
 L4_JOB = L4_SHAPE.replace("max_instances = 2\n", "tasks = 4\nparallelism = 2\n")
@@ -32,26 +32,21 @@ def make_job_project(directory: Path, extra: str) -> str:
 @pytest.mark.parametrize(
     ("extra", "region", "fragment"),
     [
-        ('cpu = "2"\nmemory = "8Gi"\ngpu = { type = "nvidia-l4" }\n', None, 'needs at least cpu = "4"'),
-        ('cpu = "4"\nmemory = "16Gi"\ngpu = { type = "nvidia-l4", count = 2 }\n', None, "gpu.count = 2"),
-        (L4_JOB, "europe-north1", 'jobs.train: region "europe-north1" does not offer gpu.type = "nvidia-l4"'),
-        ('cpu = "20"\nmemory = "32Gi"\ngpu = { type = "nvidia-rtx-pro-6000" }\n', None, 'memory = "80Gi"'),
-        (L4_JOB + 'timeout = "90m"\n', None, "timeout = 5400s"),
+        *BAD_GPU_SHAPES,
+        pytest.param(
+            L4_JOB,
+            "europe-north1",
+            'jobs.train: region "europe-north1" does not offer gpu.type = "nvidia-l4"',
+            id="region-without-the-gpu",
+        ),
+        pytest.param(L4_JOB + 'timeout = "90m"\n', None, "timeout = 5400s", id="task-over-1h"),
     ],
-    ids=["l4-with-2-vcpu", "two-gpus", "region-without-the-gpu", "rtx-pro-6000-with-32gi", "task-over-1h"],
 )
 def test_bad_gpu_jobs_exit_2_and_send_nothing(
     emulator: EmulatorHandle, tmp_path: Path, extra: str, region: str | None, fragment: str
 ) -> None:
     make_job_project(tmp_path / "app", extra)
-    emulator.mark()
-
-    result = invoke(emulator, "deploy", "train", "-C", str(tmp_path / "app"), *(["--region", region] if region else []))
-
-    assert result.exit_code == 2, result.output
-    assert fragment in result.output
-    assert "deployer.toml" in result.output
-    assert emulator.mutating_requests() == []
+    assert_refused_before_sending(emulator, tmp_path / "app", region, fragment, "train")
 
 
 def test_no_gpu_quota_for_the_jobs_parallelism_stops_before_anything_is_sent(

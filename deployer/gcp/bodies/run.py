@@ -24,24 +24,30 @@ BY_REVISION = "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION"
 PREVIEW_PIN_LABEL = "deployer-preview-pinned"
 
 
-@dataclass(frozen=True)
-class ServiceSpec:
-    """The part of a Cloud Run service that deployer.toml owns."""
+@dataclass(frozen=True, kw_only=True)
+class WorkloadSpec:
+    """What a Cloud Run service's and a job's container share, as deployer.toml owns it."""
 
     image: str  # image@sha256:digest, or image:tag in a dry run before the build
     env: tuple[tuple[str, str], ...]
     cpu: str
     memory: str
-    min_instances: int
-    max_instances: int
-    concurrency: int
-    port: int
     timeout_s: int
     service_account: str = ""
     args: tuple[str, ...] = ()
     command: tuple[str, ...] = ()
     gpu_type: str = ""  # a Cloud Run accelerator, e.g. "nvidia-l4"; "" for none
     gpu_zonal_redundancy: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceSpec(WorkloadSpec):
+    """The part of a Cloud Run service that deployer.toml owns."""
+
+    min_instances: int
+    max_instances: int
+    concurrency: int
+    port: int
     startup_timeout_s: int | None = None  # None: Cloud Run's default startup probe
 
 
@@ -141,6 +147,20 @@ def owned_differences(desired: Any, current: Any, path: str = "") -> list[str]:
     return []
 
 
+def merged_template(current: dict[str, Any] | None, desired: dict[str, Any]) -> dict[str, Any]:
+    """A revision's or a task's template as read, with deployer's fields set: the first container's own keys are
+    merged (a sidecar or a field deployer does not own stays), every other key is replaced."""
+    template = dict(current or {})
+    for key, value in desired.items():
+        if key == "containers":
+            containers = list(template.get("containers") or [{}])
+            containers[0] = {**containers[0], **value[0]}
+            template["containers"] = containers
+        else:
+            template[key] = value
+    return template
+
+
 def merge_owned(current: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
     """``current`` with every owned field replaced by ``desired``'s, everything else left as Google has it.
 
@@ -151,14 +171,7 @@ def merge_owned(current: dict[str, Any], desired: dict[str, Any]) -> dict[str, A
         if key == "labels":
             merged[key] = {**(current.get(key) or {}), **value}
         elif key == "template":
-            template = dict(current.get("template") or {})
-            for template_key, template_value in value.items():
-                if template_key == "containers":
-                    containers = list(template.get("containers") or [{}])
-                    containers[0] = {**containers[0], **template_value[0]}
-                    template["containers"] = containers
-                else:
-                    template[template_key] = template_value
+            template = merged_template(current.get("template"), value)
             # A revision name pinned by an earlier deploy would make this update collide with it.
             template.pop("revision", None)
             merged[key] = template

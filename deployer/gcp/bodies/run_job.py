@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from deployer.gcp.bodies.labels import managed_by_label
-from deployer.gcp.bodies.run import gpu_fields, owned_differences
+from deployer.gcp.bodies.run import WorkloadSpec, gpu_fields, merged_template, owned_differences
 
 # Fields Google sets on a Job; left out of what is sent back.
 _OUTPUT_ONLY = (
@@ -22,23 +22,13 @@ _OUTPUT_ONLY = (
 )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class JobSpec:
+@dataclass(frozen=True, kw_only=True)
+class JobSpec(WorkloadSpec):
     """The part of a Cloud Run job that deployer.toml owns."""
 
-    image: str
-    env: tuple[tuple[str, str], ...]
-    cpu: str
-    memory: str
     tasks: int
     parallelism: int
     max_retries: int
-    timeout_s: int
-    service_account: str = ""
-    args: tuple[str, ...] = ()
-    command: tuple[str, ...] = ()
-    gpu_type: str = ""  # a Cloud Run accelerator, e.g. "nvidia-l4"; "" for none
-    gpu_zonal_redundancy: bool = True
 
 
 _GPU_KEYS = ("nodeSelector", "gpuZonalRedundancyDisabled")
@@ -81,14 +71,7 @@ def updated_job(current: dict[str, Any], desired: dict[str, Any]) -> dict[str, A
     execution = dict(body.get("template") or {})
     want = desired["template"]
     execution["taskCount"], execution["parallelism"] = want["taskCount"], want["parallelism"]
-    task = dict(execution.get("template") or {})
-    for key, value in want["template"].items():
-        if key == "containers":
-            containers = list(task.get("containers") or [{}])
-            containers[0] = {**containers[0], **value[0]}
-            task["containers"] = containers
-        else:
-            task[key] = value
+    task = merged_template(execution.get("template"), want["template"])
     for key in _GPU_KEYS:
         if key not in want["template"]:
             task.pop(key, None)
