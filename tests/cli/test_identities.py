@@ -47,7 +47,8 @@ def invoke(emulator: EmulatorHandle, *args: str, caller: str = OWNER) -> Any:
 
 @pytest.fixture(scope="module")
 def project(world: EmulatorHandle, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
-    """One bootstrapped project with a private service, a public one and GPU VMs with ports, for each identity."""
+    """One bootstrapped project with a private service, a public one, GPU VMs with ports and Cloud Run jobs, for
+    each identity."""
     project = f"id-{uuid.uuid4().hex[:12]}"
     directory = tmp_path_factory.mktemp("app")
     (directory / "Dockerfile").write_text('FROM python:3.12-slim\nCOPY app.py /app.py\nCMD ["python", "/app.py"]\n')
@@ -57,6 +58,7 @@ def project(world: EmulatorHandle, tmp_path_factory: pytest.TempPathFactory) -> 
         for name, public in (("api", "false"), ("web", "true"), ("api-dev", "true"), ("web-gap", "true"))
     )
     tables += "".join(VM.format(name=name) for name in ("trainer", "trainer-dev", "trainer-gap"))
+    tables += "".join(f'\n[jobs.{name}]\nargs = ["/app.py"]\n' for name in ("batch", "batch-dev", "batch-gap"))
     (directory / "deployer.toml").write_text(
         f'project = "{project}"\nregion = "{REGION}"\n{tables}\n[bootstrap]\nparent = "organizations/{ORG_ID}"\n'
     )
@@ -74,19 +76,20 @@ def deploy(world: EmulatorHandle, directory: Path, name: str, caller: str) -> An
     return invoke(world, "deploy", name, "-C", str(directory), "--yes", caller=caller)
 
 
-def test_the_ci_deployer_deploys_a_service_a_public_one_and_a_gpu_vm_with_ports(
+def test_the_ci_deployer_deploys_a_service_a_public_one_a_gpu_vm_with_ports_and_a_job(
     world: EmulatorHandle, project: tuple[str, Path]
 ) -> None:
     project_id, directory = project
     ci = f"serviceAccount:deployer-ci@{project_id}.iam.gserviceaccount.com"
     world.mark()
-    for name in ("api", "web", "trainer"):
+    for name in ("api", "web", "trainer", "batch"):
         deployed = deploy(world, directory, name, ci)
         assert deployed.exit_code == 0, deployed.stderr
     assert {r["caller"] for r in world.requests()} == {ci}
     made = [r["path"] for r in world.mutating_requests()]
     assert any(path.endswith("/global/firewalls") for path in made)
     assert any(path.endswith("/instances") for path in made)
+    assert any(path.endswith("/jobs") for path in made)
 
 
 def test_the_runtime_account_may_deploy_nothing_and_nothing_is_made(
@@ -94,7 +97,7 @@ def test_the_runtime_account_may_deploy_nothing_and_nothing_is_made(
 ) -> None:
     project_id, directory = project
     runtime = f"serviceAccount:deployer-runtime@{project_id}.iam.gserviceaccount.com"
-    for name in ("api", "trainer"):
+    for name in ("api", "trainer", "batch"):
         world.mark()
         refused = deploy(world, directory, name, runtime)
         assert refused.exit_code != 0
@@ -105,7 +108,7 @@ def test_the_runtime_account_may_deploy_nothing_and_nothing_is_made(
 def test_the_team_member_deploys_every_kind(world: EmulatorHandle, project: tuple[str, Path]) -> None:
     _, directory = project
     world.mark()
-    for name in ("api-dev", "trainer-dev"):
+    for name in ("api-dev", "trainer-dev", "batch-dev"):
         deployed = deploy(world, directory, name, DEV)
         assert deployed.exit_code == 0, deployed.stderr
     assert {r["caller"] for r in world.requests()} == {DEV}
@@ -116,7 +119,8 @@ _AROUND = ("resourcemanager.projects.get", "serviceusage.services.list", "iam.se
 
 
 @pytest.mark.parametrize(
-    ("target", "kind", "options"), [("trainer-gap", "vm", ("ports",)), ("web-gap", "service", ("public",))]
+    ("target", "kind", "options"),
+    [("trainer-gap", "vm", ("ports",)), ("web-gap", "service", ("public",)), ("batch-gap", "job", ())],
 )
 def test_each_permission_taken_away_is_named_by_doctor_and_stops_the_deploy_before_any_change(
     world: EmulatorHandle, project: tuple[str, Path], target: str, kind: str, options: tuple[str, ...]
