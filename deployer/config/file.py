@@ -6,7 +6,7 @@ Compute Engine VMs, ``bootstrap.py`` for project setup); this one puts them toge
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
@@ -14,6 +14,7 @@ from deployer.config.bootstrap import BootstrapConfig
 from deployer.config.build import BuildConfig
 from deployer.config.checks import check_project, check_region, check_repository
 from deployer.config.job import JobConfig, JobName
+from deployer.config.references import Target, dependencies
 from deployer.config.service import ServiceConfig, ServiceName
 from deployer.config.table import Table
 from deployer.config.vm import VmConfig, VmName
@@ -45,6 +46,28 @@ class FileConfig(Table):
                 f"target names must be unique across [services], [vms] and [jobs]; used twice: {', '.join(both)}"
             )
         return self
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> FileConfig:
+        # ${services.X.url} and depends_on must name targets in this file and must not go round in a circle.
+        dependencies(self.graph_targets())
+        return self
+
+    def graph_targets(self) -> list[Target]:
+        """Every target as the reference graph sees it (deployer/config/references.py)."""
+        targets: list[Target] = []
+        sections: tuple[tuple[Literal["services", "jobs", "vms"], dict[str, Any]], ...] = (
+            ("services", dict(self.services)),
+            ("jobs", dict(self.jobs)),
+            ("vms", dict(self.vms)),
+        )
+        for section, table in sections:
+            for name, config in table.items():
+                texts = {f"env.{key}": value for key, value in config.env.items()}
+                texts.update({f"args[{i}]": value for i, value in enumerate(config.args)})
+                texts.update({f"command[{i}]": value for i, value in enumerate(config.command)})
+                targets.append(Target(section, name, texts, tuple(config.depends_on)))
+        return targets
 
 
 def config_schema() -> dict[str, Any]:

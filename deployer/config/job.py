@@ -110,6 +110,9 @@ class JobConfig(BaseModel):
     # How a sweep point becomes arguments: ["--lr", "{lr}"]; without it each swept value goes in as env (LR=0.1).
     sweep_args: SweepArgs = ()
     gpu: RunGpu | None = None
+    depends_on: tuple[str, ...] = Field(
+        default=(), description="Targets deployed before this one, beyond those its ${...} references name."
+    )
 
     @property
     def most_tasks_at_once(self) -> int:

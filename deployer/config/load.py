@@ -398,7 +398,9 @@ def _describe_validation_error(exc: ValidationError, document: _Document) -> lis
         allowed = _allowed(error)
         value = error.get("input")
         if is_key or isinstance(value, Mapping):
-            lines.extend(f"{document.display}: {path}: {line}" for line in allowed.splitlines())
+            # A problem of the whole file (loc is empty) names its own fields.
+            where = f"{document.display}: {path}: " if path else f"{document.display}: "
+            lines.extend(where + line for line in allowed.splitlines())
         else:
             lines.append(f"{document.display}: {path} = {_show(value)}: {allowed}")
     return lines

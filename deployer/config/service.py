@@ -134,6 +134,9 @@ class ServiceConfig(BaseModel):
     command: tuple[str, ...] = ()
     timeout: RequestTimeout = Field(default=300, description="Request timeout, in seconds once loaded.")
     gpu: RunGpu | None = None
+    depends_on: tuple[str, ...] = Field(
+        default=(), description="Targets deployed before this one, beyond those its ${...} references name."
+    )
     startup_timeout: StartupTimeout | None = Field(
         default=None,
         description="How long a new instance may take to listen on its port (30m by default with a GPU).",

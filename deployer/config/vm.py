@@ -143,6 +143,9 @@ class VmConfig(Table):
     # Project roles the workload needs (granted to the runtime account by bootstrap), e.g. roles/storage.objectViewer.
     roles: WorkloadRoles = ()
     gpu_driver_version: DriverVersion = "default"
+    depends_on: tuple[str, ...] = Field(
+        default=(), description="Targets deployed before this one, beyond those its ${...} references name."
+    )
 
     @model_validator(mode="after")
     def _check_combinations(self) -> VmConfig:

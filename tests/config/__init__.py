@@ -27,6 +27,7 @@ SERVICE_DEFAULTS: dict[str, Any] = {
     "timeout": 300,
     "gpu": None,
     "startup_timeout": None,
+    "depends_on": [],
 }
 
 
